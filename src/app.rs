@@ -1,0 +1,136 @@
+//! The commands: load the profile, build the host, run the engine, map the outcome to an
+//! exit code (0 done or nothing to do, 2 changes pending, 1 error).
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Cmd, Output, ProfileCmd, RunArgs};
+use crate::engine::report::{HumanReporter, JsonReporter, Reporter};
+use crate::engine::run::{Selection, run};
+use crate::engine::{Context, Event, Mode};
+use crate::host::Host;
+use crate::profile::Profile;
+use crate::{node, steps};
+
+/// Exit code: an error.
+pub const EXIT_ERROR: i32 = 1;
+
+fn reporter(cli: &Cli) -> Box<dyn Reporter> {
+    match cli.output {
+        Output::Json => Box::new(JsonReporter::new(std::io::stdout())),
+        Output::Human => Box::new(HumanReporter::new(std::io::stdout(), cli.quiet)),
+    }
+}
+
+/// Reports an error that stops the command before or outside the engine; returns exit 1.
+fn fail(cli: &Cli, message: &str) -> i32 {
+    match cli.output {
+        Output::Json => reporter(cli).event(&Event::Error { message }),
+        Output::Human => eprintln!("error: {}", message.trim_end()),
+    }
+    EXIT_ERROR
+}
+
+fn load_profile(cli: &Cli, path: &Path) -> Result<Profile, i32> {
+    Profile::load(path).map_err(|e| fail(cli, &e.to_string()))
+}
+
+fn run_steps(cli: &Cli, args: &RunArgs, mode: Mode, lock_wait: Duration) -> i32 {
+    let selection = Selection {
+        only: args.only.clone(),
+        skip: args.skip.clone(),
+    };
+    let known = steps::names();
+    if let Some((name, near)) = selection.unknown(&known).into_iter().next() {
+        let hint = near.map_or(String::new(), |n| format!("; did you mean `{n}`?"));
+        return fail(
+            cli,
+            &format!("unknown step `{name}`{hint} (steps: {})", known.join(", ")),
+        );
+    }
+    let profile = match load_profile(cli, &args.profile) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if !cli.root.is_dir() {
+        return fail(
+            cli,
+            &format!("--root {} is not a directory", cli.root.display()),
+        );
+    }
+    let host = Host::new(cli.root.clone());
+    let _lock = if mode == Mode::Apply {
+        if let Err(e) = host.require_privileges() {
+            return fail(cli, &e.to_string());
+        }
+        match host.lock(lock_wait) {
+            Ok(lock) => Some(lock),
+            Err(e) => return fail(cli, &e.to_string()),
+        }
+    } else {
+        None
+    };
+    let address = match node::address::resolve(&host, &profile.node.address) {
+        Ok(a) => a,
+        Err(e) => return fail(cli, &format!("node.address: {e}")),
+    };
+    let ctx = Context {
+        host: &host,
+        profile: &profile,
+        address,
+    };
+    let all = steps::all();
+    let profile_file = args.profile.display().to_string();
+    run(
+        &all,
+        &ctx,
+        mode,
+        &selection,
+        &profile_file,
+        reporter(cli).as_mut(),
+    )
+    .exit_code
+}
+
+fn profile_command(cli: &Cli, cmd: &ProfileCmd) -> i32 {
+    match cmd {
+        ProfileCmd::Validate { file } => match load_profile(cli, file) {
+            Ok(_) => {
+                println!("{}: valid", file.display());
+                0
+            }
+            Err(code) => code,
+        },
+        ProfileCmd::Show { file } => match load_profile(cli, file) {
+            Ok(profile) => {
+                print!("{}", profile.to_toml());
+                0
+            }
+            Err(code) => code,
+        },
+    }
+}
+
+/// Runs the parsed command line and returns the process exit code.
+pub fn execute(cli: &Cli) -> i32 {
+    match &cli.command {
+        Cmd::Plan(args) => run_steps(cli, args, Mode::Plan, Duration::ZERO),
+        Cmd::Check(args) => run_steps(cli, args, Mode::Check, Duration::ZERO),
+        Cmd::Apply(args) => run_steps(
+            cli,
+            &args.run,
+            Mode::Apply,
+            Duration::from_secs(args.lock_wait),
+        ),
+        Cmd::Profile(cmd) => profile_command(cli, cmd),
+        Cmd::Completions { shell } => {
+            let mut out = std::io::stdout();
+            clap_complete::generate(*shell, &mut Cli::command(), "bootstrap", &mut out);
+            let _ = out.flush();
+            0
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The engine: the step contract, plans and changes, running steps in order, and reporting.
+
+pub mod change;
+pub mod event;
+pub mod report;
+pub mod run;
+pub mod step;
+
+pub use change::{Action, Change, Note, Plan};
+pub use event::{Event, Mode, Status, Summary};
+pub use step::{Context, Step, StepError};

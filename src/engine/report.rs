@@ -1,0 +1,177 @@
+//! Reporters: a live line per step and a recap for people, or one JSON object per line.
+
+use std::io::Write;
+
+use super::event::{Event, Mode, Status};
+
+/// Receives the events of a run.
+pub trait Reporter {
+    /// Handles one event.
+    fn event(&mut self, event: &Event);
+}
+
+/// One JSON object per line on standard output.
+pub struct JsonReporter<W: Write> {
+    out: W,
+}
+
+impl<W: Write> JsonReporter<W> {
+    /// Writes events to `out`.
+    pub fn new(out: W) -> Self {
+        JsonReporter { out }
+    }
+}
+
+impl<W: Write> Reporter for JsonReporter<W> {
+    fn event(&mut self, event: &Event) {
+        if let Ok(line) = serde_json::to_string(event) {
+            let _ = writeln!(self.out, "{line}");
+            let _ = self.out.flush();
+        }
+    }
+}
+
+/// Lines for people: one per step as it finishes, details indented below, then a recap.
+pub struct HumanReporter<W: Write> {
+    out: W,
+    mode: Mode,
+    profile: String,
+    details: Vec<String>,
+    quiet: bool,
+}
+
+impl<W: Write> HumanReporter<W> {
+    /// Writes to `out`; `quiet` keeps only failures, warnings and the recap.
+    pub fn new(out: W, quiet: bool) -> Self {
+        HumanReporter {
+            out,
+            mode: Mode::Plan,
+            profile: String::new(),
+            details: Vec::new(),
+            quiet,
+        }
+    }
+}
+
+/// A duration the way people read it: `12 ms` or `1.25 s`.
+pub fn human_duration(ms: u128) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.2} s", ms as f64 / 1000.0)
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+impl<W: Write> Reporter for HumanReporter<W> {
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::RunStarted {
+                mode,
+                profile,
+                root,
+                ..
+            } => {
+                self.mode = *mode;
+                self.profile = profile.to_string();
+                if !self.quiet {
+                    let verb = serde_json::to_value(mode)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    let _ = writeln!(self.out, "bootstrap {verb}: profile {profile}, root {root}");
+                }
+            }
+            Event::StepStarted { .. } => self.details.clear(),
+            Event::Change { summary, diff, .. } => {
+                let mark = if self.mode == Mode::Apply { "+" } else { "~" };
+                self.details.push(format!("  {mark} {summary}"));
+                if self.mode != Mode::Apply
+                    && let Some(diff) = diff
+                {
+                    self.details
+                        .extend(diff.lines().map(|l| format!("      {l}")));
+                }
+            }
+            Event::Note { level, message, .. } => {
+                let mark = if *level == "warning" {
+                    "! warning"
+                } else {
+                    "i"
+                };
+                self.details.push(format!("  {mark}: {message}"));
+            }
+            Event::StepFinished {
+                step,
+                status,
+                duration_ms,
+                changes,
+                reason,
+            } => {
+                let interesting = matches!(status, Status::Failed)
+                    || self.details.iter().any(|d| d.starts_with("  ! "));
+                if self.quiet && !interesting {
+                    return;
+                }
+                let mut line = format!(
+                    "{step:<12} {:<8} {:>9}",
+                    status.word(),
+                    human_duration(*duration_ms)
+                );
+                if *changes > 0 {
+                    line.push_str(&format!("  {}", plural(*changes, "change")));
+                }
+                if let Some(reason) = reason {
+                    line.push_str(&format!("  ({reason})"));
+                }
+                let _ = writeln!(self.out, "{line}");
+                for detail in self.details.drain(..) {
+                    let _ = writeln!(self.out, "{detail}");
+                }
+            }
+            Event::Summary { mode, summary } => {
+                let _ = writeln!(
+                    self.out,
+                    "\nrecap: ok={} changed={} {}={} failed={} skipped={}  {} in {}",
+                    summary.ok,
+                    summary.changed,
+                    if *mode == Mode::Check {
+                        "drift"
+                    } else {
+                        "pending"
+                    },
+                    summary.pending,
+                    summary.failed,
+                    summary.skipped,
+                    plural(summary.changes, "change"),
+                    human_duration(summary.duration_ms)
+                );
+                let advice = match (mode, summary.failed, summary.pending) {
+                    (_, f, _) if f > 0 => None,
+                    (Mode::Plan, _, p) if p > 0 => Some(format!(
+                        "changes pending: run `bootstrap apply --profile {}` to make them",
+                        self.profile
+                    )),
+                    (Mode::Check, _, p) if p > 0 => Some(format!(
+                        "the node has drifted from the profile: `bootstrap apply --profile {}` restores it",
+                        self.profile
+                    )),
+                    (Mode::Apply, _, _) if summary.changes == 0 => {
+                        Some("the node already matched the profile; nothing was changed".into())
+                    }
+                    _ => None,
+                };
+                if let Some(advice) = advice {
+                    let _ = writeln!(self.out, "{advice}");
+                }
+            }
+            Event::Error { message } => {
+                eprintln!("error: {message}");
+            }
+        }
+        let _ = self.out.flush();
+    }
+}

@@ -1,0 +1,10 @@
+//! Pure parsers and renderers for the files the agent reads and edits. No I/O here:
+//! every function takes text and returns text or data, so every edit is unit-testable.
+
+pub mod diff;
+pub mod fstab;
+pub mod hosts;
+pub mod lines;
+pub mod modules_load;
+pub mod proc_swaps;
+pub mod sysctl_conf;

@@ -1,0 +1,93 @@
+//! One `apply` at a time per node: an exclusive `flock` on a file under `/run`.
+
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{Flock, FlockArg};
+
+/// Holds the node lock until dropped.
+#[derive(Debug)]
+pub struct NodeLock {
+    _lock: Flock<File>,
+}
+
+/// Why the lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another process holds it.
+    #[error(
+        "another bootstrap run (pid {holder}) holds the node lock {path}; wait for it to finish, or pass --lock-wait SECONDS"
+    )]
+    Held {
+        /// The lock file.
+        path: String,
+        /// Process id written by the holder, or `unknown`.
+        holder: String,
+    },
+    /// The lock file could not be opened.
+    #[error("cannot open lock file {path}: {source}")]
+    Io {
+        /// The lock file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Takes the lock at `path`, retrying until `wait` has passed.
+pub fn acquire(path: &Path, wait: Duration, pid: u32) -> Result<NodeLock, LockError> {
+    let io = |source| LockError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let deadline = Instant::now() + wait;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(mut lock) => {
+                lock.set_len(0).map_err(io)?;
+                lock.rewind().map_err(io)?;
+                writeln!(lock, "{pid}").map_err(io)?;
+                return Ok(NodeLock { _lock: lock });
+            }
+            Err((returned, _)) => {
+                file = returned;
+                if Instant::now() >= deadline {
+                    let mut holder = String::new();
+                    let _ = file.read_to_string(&mut holder);
+                    let holder = holder.trim();
+                    return Err(LockError::Held {
+                        path: path.display().to_string(),
+                        holder: if holder.is_empty() { "unknown" } else { holder }.to_string(),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_is_refused_with_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run/bootstrap.lock");
+        let _first = acquire(&path, Duration::ZERO, 4242).unwrap();
+        let err = acquire(&path, Duration::ZERO, 1).unwrap_err();
+        assert!(err.to_string().contains("pid 4242"), "{err}");
+    }
+}

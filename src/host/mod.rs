@@ -1,0 +1,147 @@
+//! The host seam: every effect on the node goes through one [`Host`] value, built once in
+//! `main`. Files resolve under `--root`, programs are found on `PATH`, secrets are redacted
+//! here and nowhere else.
+
+mod files;
+mod journal;
+mod lock;
+mod programs;
+mod redact;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use files::{Mode, STATE_DIR};
+pub use lock::{LockError, NodeLock};
+pub use programs::{Command, Output, RunError};
+pub use redact::REDACTED;
+
+/// The node lock file.
+pub const LOCK_FILE: &str = "/run/bootstrap.lock";
+
+/// The node as the agent sees it: a root directory and the programs on `PATH`.
+#[derive(Debug)]
+pub struct Host {
+    root: PathBuf,
+    redactor: redact::Redactor,
+}
+
+/// What can go wrong touching the node.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// A file operation failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The real path.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A file the agent must edit is not UTF-8 text.
+    #[error("{path} is not UTF-8 text; bootstrap will not edit it (fix its encoding first)")]
+    NotText {
+        /// The real path.
+        path: String,
+    },
+    /// A program could not be run.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// A program that changes the node exited with an error.
+    #[error("`{command}` failed with exit code {code}: {tail}")]
+    Failed {
+        /// The command line, secrets redacted.
+        command: String,
+        /// The exit code, or `signal`.
+        code: String,
+        /// The last lines it printed, secrets redacted.
+        tail: String,
+    },
+    /// The node lock is held or unusable.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// A change to the real root was asked for without root privileges.
+    #[error(
+        "this command changes the system and must run as root (running as uid {uid}); use sudo, or pass --root DIR to work on a sandbox copy"
+    )]
+    NotRoot {
+        /// The effective uid.
+        uid: u32,
+    },
+}
+
+impl Host {
+    /// A host whose files live under `root` (`/` for the real node).
+    pub fn new(root: PathBuf) -> Self {
+        Host {
+            root,
+            redactor: redact::Redactor::default(),
+        }
+    }
+
+    /// The root directory every node path resolves under.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Whether this host is the real machine (`--root /`).
+    pub fn is_real_root(&self) -> bool {
+        self.root == Path::new("/")
+    }
+
+    /// Refuses to go on when changes to the real root are asked for without root privileges.
+    pub fn require_privileges(&self) -> Result<(), HostError> {
+        let uid = nix::unistd::geteuid();
+        if self.is_real_root() && !uid.is_root() {
+            return Err(HostError::NotRoot { uid: uid.as_raw() });
+        }
+        Ok(())
+    }
+
+    /// Takes the node lock, waiting up to `wait` for another run to finish.
+    pub fn lock(&self, wait: Duration) -> Result<NodeLock, HostError> {
+        Ok(lock::acquire(
+            &self.path(LOCK_FILE),
+            wait,
+            std::process::id(),
+        )?)
+    }
+
+    /// Registers a secret: from now on it is redacted from every command line, output,
+    /// journal line and error this host produces.
+    pub fn add_secret(&self, secret: &str) {
+        self.redactor.add(secret);
+    }
+
+    /// `text` with every registered secret replaced by `<redacted>`.
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor.redact(text)
+    }
+
+    /// Runs a program that only reads the node. Any exit code is returned as is.
+    pub fn run(&self, command: &Command) -> Result<Output, HostError> {
+        tracing::debug!(command = %self.redact(&command.display()), "run");
+        let mut output = command.run()?;
+        output.stdout = self.redact(&output.stdout);
+        output.stderr = self.redact(&output.stderr);
+        tracing::debug!(code = ?output.code, "finished");
+        Ok(output)
+    }
+
+    /// Runs a program that changes the node: journaled, and a non-zero exit is an error.
+    pub fn run_change(&self, step: &str, command: &Command) -> Result<Output, HostError> {
+        let line = self.redact(&command.display());
+        tracing::info!(step, command = %line, "run");
+        let output = self.run(command)?;
+        self.journal_run(step, &line, output.code);
+        if !output.success() {
+            return Err(HostError::Failed {
+                command: line,
+                code: output.code.map_or("signal".into(), |c| c.to_string()),
+                tail: output.tail(5),
+            });
+        }
+        Ok(output)
+    }
+}

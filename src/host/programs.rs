@@ -1,0 +1,257 @@
+//! External programs: found on `PATH`, run with a timeout, output captured, secrets marked.
+
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use super::redact::REDACTED;
+
+/// Default time a program may run before it is killed.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone)]
+enum Arg {
+    Plain(String),
+    Secret(String),
+}
+
+/// A program invocation. Build with [`Command::new`] and the builder methods.
+#[derive(Debug, Clone)]
+pub struct Command {
+    program: String,
+    args: Vec<Arg>,
+    envs: Vec<(String, String)>,
+    stdin: Option<Vec<u8>>,
+    timeout: Duration,
+}
+
+/// What a finished program returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// Exit code; `None` when killed by a signal.
+    pub code: Option<i32>,
+    /// Standard output, lossily decoded.
+    pub stdout: String,
+    /// Standard error, lossily decoded.
+    pub stderr: String,
+}
+
+impl Output {
+    /// Whether the program exited with code 0.
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// The last `n` non-empty lines of stderr (or stdout when stderr is empty), for messages.
+    pub fn tail(&self, n: usize) -> String {
+        let text = if self.stderr.trim().is_empty() {
+            &self.stdout
+        } else {
+            &self.stderr
+        };
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+}
+
+/// How running a program failed before it could report an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Not on `PATH`.
+    #[error("`{program}` was not found on PATH; install it or fix PATH")]
+    NotFound {
+        /// Program name.
+        program: String,
+    },
+    /// Killed after its timeout.
+    #[error("`{command}` did not finish within {seconds} s and was stopped")]
+    Timeout {
+        /// Command line, secrets redacted.
+        command: String,
+        /// The timeout.
+        seconds: u64,
+    },
+    /// Could not be started or waited for.
+    #[error("`{command}` could not be run: {source}")]
+    Io {
+        /// Command line, secrets redacted.
+        command: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl Command {
+    /// A command running `program` (looked up on `PATH`).
+    pub fn new(program: impl Into<String>) -> Self {
+        Command {
+            program: program.into(),
+            args: Vec::new(),
+            envs: Vec::new(),
+            stdin: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Adds one argument.
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(Arg::Plain(arg.into()));
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| Arg::Plain(a.into())));
+        self
+    }
+
+    /// Adds an argument that is never shown: logs, journal and errors print `<redacted>`.
+    pub fn secret_arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(Arg::Secret(arg.into()));
+        self
+    }
+
+    /// Sets an environment variable for the program.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.envs.push((key.into(), value.into()));
+        self
+    }
+
+    /// Feeds `input` to the program's standard input.
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(input.into());
+        self
+    }
+
+    /// Sets how long the program may run.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The program name.
+    pub fn program(&self) -> &str {
+        &self.program
+    }
+
+    /// The command line as it may be shown: secret arguments replaced by `<redacted>`.
+    pub fn display(&self) -> String {
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(|a| match a {
+                Arg::Plain(s) => s.as_str(),
+                Arg::Secret(_) => REDACTED,
+            }))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Runs the program to completion (or its timeout) and captures its output.
+    pub fn run(&self) -> Result<Output, RunError> {
+        let mut command = std::process::Command::new(&self.program);
+        command
+            .args(self.args.iter().map(|a| match a {
+                Arg::Plain(s) | Arg::Secret(s) => s,
+            }))
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let io = |source| RunError::Io {
+            command: self.display(),
+            source,
+        };
+        let mut child = command.spawn().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => RunError::NotFound {
+                program: self.program.clone(),
+            },
+            _ => io(e),
+        })?;
+        if let (Some(input), Some(mut pipe)) = (self.stdin.clone(), child.stdin.take()) {
+            std::thread::spawn(move || pipe.write_all(&input));
+        }
+        let stdout = reader(child.stdout.take());
+        let stderr = reader(child.stderr.take());
+        let deadline = Instant::now() + self.timeout;
+        let status = loop {
+            if let Some(status) = child.try_wait().map_err(io)? {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+                let _ = child.wait();
+                return Err(RunError::Timeout {
+                    command: self.display(),
+                    seconds: self.timeout.as_secs(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        Ok(Output {
+            code: status.code(),
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
+        })
+    }
+}
+
+fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut buf);
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captures_output_and_code() {
+        let out = Command::new("sh")
+            .args(["-c", "echo out; echo err >&2; exit 3"])
+            .run()
+            .unwrap();
+        assert_eq!(out.code, Some(3));
+        assert_eq!(out.stdout, "out\n");
+        assert_eq!(out.tail(1), "err");
+    }
+
+    #[test]
+    fn secrets_are_not_displayed() {
+        let c = Command::new("kubeadm").arg("--token").secret_arg("abc.def");
+        assert_eq!(c.display(), "kubeadm --token <redacted>");
+    }
+
+    #[test]
+    fn missing_program_and_timeout() {
+        let err = Command::new("no-such-program-xyz").run().unwrap_err();
+        assert!(matches!(err, RunError::NotFound { .. }));
+        let err = Command::new("sleep")
+            .arg("5")
+            .timeout(Duration::from_millis(100))
+            .run()
+            .unwrap_err();
+        assert!(matches!(err, RunError::Timeout { .. }), "{err}");
+    }
+
+    #[test]
+    fn feeds_stdin() {
+        let out = Command::new("cat").stdin("hello").run().unwrap();
+        assert_eq!(out.stdout, "hello");
+    }
+}

@@ -1,0 +1,12 @@
+//! `bootstrap`: turns a fresh Linux machine into a Kubernetes node from one declarative
+//! profile. Every step observes the node, plans the difference, applies exactly that, and
+//! verifies it; all effects go through the [`host::Host`] seam.
+
+pub mod app;
+pub mod cli;
+pub mod engine;
+pub mod formats;
+pub mod host;
+pub mod node;
+pub mod profile;
+pub mod steps;

@@ -1,0 +1,28 @@
+//! `bootstrap`: parse the command line, set up logging, run, exit with the outcome's code.
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use bootstrap::cli::Cli;
+
+fn init_logging(cli: &Cli) {
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    std::process::exit(bootstrap::app::execute(&cli));
+}

@@ -1,0 +1,3 @@
+//! Facts about this node that several steps need, resolved once per run.
+
+pub mod address;

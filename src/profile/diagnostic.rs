@@ -1,0 +1,294 @@
+//! Profile errors that name the file, line and column, the key, what was expected, and what
+//! to do, with the offending line shown.
+
+use std::fmt;
+use std::ops::Range;
+
+use toml_edit::Document;
+
+use super::locate::{self, Seg};
+use super::values::EXPECTED_SEP;
+
+/// One problem found in a profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Byte span in the source, when known.
+    pub span: Option<Range<usize>>,
+    /// The key path (`node.address`), when known.
+    pub key: Option<String>,
+    /// The key path as segments, used to find the span of validation problems.
+    pub path: Vec<Seg>,
+    /// What is wrong.
+    pub message: String,
+    /// What was expected.
+    pub expected: Option<String>,
+    /// What to do about it.
+    pub help: Option<String>,
+}
+
+/// An invalid or unreadable profile. Nothing on the node is touched when one is returned.
+#[derive(Debug)]
+pub struct ProfileError {
+    /// The profile file as named on the command line.
+    pub file: String,
+    /// The source text (empty when it could not be read).
+    pub source: String,
+    /// The problems, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl std::error::Error for ProfileError {}
+
+impl Diagnostic {
+    /// A problem at a key path.
+    pub fn at(path: Vec<Seg>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            span: None,
+            key: Some(locate::display(&path)),
+            path,
+            message: message.into(),
+            expected: None,
+            help: None,
+        }
+    }
+
+    /// Adds what was expected.
+    pub fn expected(mut self, expected: impl Into<String>) -> Self {
+        self.expected = Some(expected.into());
+        self
+    }
+
+    /// Adds advice.
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// The closest candidate to `word`, if it is close enough to be a likely typo.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| {
+            let contained = word.len() >= 3
+                && (is_subsequence(word, c) || c.contains(word) || word.contains(c));
+            let score = strsim::jaro_winkler(word, c);
+            (if contained { score.max(0.81) } else { score }, c)
+        })
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// Whether the characters of `short` appear in `long` in order (`iface` in `interface`).
+fn is_subsequence(short: &str, long: &str) -> bool {
+    let mut rest = long.chars();
+    short.chars().all(|c| rest.any(|l| l == c))
+}
+
+/// Words between backticks in a serde message: "unknown field `a`, expected `b` or `c`".
+fn ticked(message: &str) -> Vec<&str> {
+    message.split('`').skip(1).step_by(2).collect()
+}
+
+/// Turns a syntax error into a diagnostic.
+pub fn from_syntax(err: &toml_edit::TomlError) -> Diagnostic {
+    Diagnostic {
+        span: err.span(),
+        key: None,
+        path: Vec::new(),
+        message: format!("TOML syntax error: {}", err.message().trim()),
+        expected: None,
+        help: Some(
+            "check quotes, brackets and `key = value` syntax on this line (strings need double quotes)".into(),
+        ),
+    }
+}
+
+/// When `path` is a table and `word` names a key inside it (as one quoted key or as dotted
+/// keys), the path of that key: serde reports errors in map values at the whole table.
+fn child_path(doc: &Document<&str>, path: &[Seg], word: &str) -> Option<Vec<Seg>> {
+    let mut item = doc.as_item();
+    for seg in path {
+        item = match seg {
+            Seg::Key(k) => item.get(k.as_str())?,
+            Seg::Index(i) => item.get(*i)?,
+        };
+    }
+    if !item.is_table_like() {
+        return None;
+    }
+    let mut child = path.to_vec();
+    if item.get(word).is_some() {
+        child.push(Seg::Key(word.to_string()));
+        return Some(child);
+    }
+    let mut nested = item;
+    for part in word.split('.') {
+        nested = nested.get(part)?;
+        child.push(Seg::Key(part.to_string()));
+    }
+    Some(child)
+}
+
+/// Turns a deserialization error into a diagnostic, naming the key and suggesting a fix.
+pub fn from_serde(err: &toml::de::Error, doc: &Document<&str>) -> Diagnostic {
+    let message = err.message().trim().to_string();
+    let span = err.span();
+    let mut path = span
+        .as_ref()
+        .map(|s| locate::path_at(doc, s.start))
+        .unwrap_or_default();
+    let words = ticked(&message);
+    let span = match words.iter().find_map(|w| child_path(doc, &path, w)) {
+        Some(child) => {
+            let child_span = locate::span_of(doc, &child);
+            path = child;
+            child_span.or(span)
+        }
+        None => span,
+    };
+    let mut d = Diagnostic {
+        span: span.clone(),
+        key: None,
+        path: Vec::new(),
+        message: message.clone(),
+        expected: None,
+        help: None,
+    };
+    if message.starts_with("unknown field") {
+        let candidates: Vec<&str> = words.iter().skip(1).copied().collect();
+        d.message = format!("unknown key `{}`", words.first().unwrap_or(&""));
+        d.expected = Some(if candidates.is_empty() {
+            "no keys here".to_string()
+        } else {
+            format!("one of: {}", candidates.join(", "))
+        });
+        if let Some(near) = words
+            .first()
+            .and_then(|w| suggest(w, candidates.iter().copied()))
+        {
+            d.help = Some(format!("did you mean `{near}`?"));
+        } else {
+            d.help = Some("remove the key, or check the section it is in".into());
+        }
+    } else if message.starts_with("unknown variant") {
+        let found = words.first().copied().unwrap_or("");
+        let candidates: Vec<&str> = words.iter().skip(1).copied().collect();
+        d.message = format!("unknown value `{found}`");
+        d.expected = Some(format!("one of: {}", candidates.join(", ")));
+        let near = match found {
+            "master" | "controlplane" | "control_plane" | "cp" => Some("control-plane"),
+            "node" | "agent" | "minion" => Some("worker"),
+            _ => suggest(found, candidates.iter().copied()),
+        };
+        d.help = near.map(|n| format!("did you mean \"{n}\"?"));
+    } else if message.starts_with("missing field") {
+        let field = words.first().copied().unwrap_or("");
+        path.push(Seg::Key(field.to_string()));
+        d.message = format!("missing required key `{field}`");
+        d.help = Some(format!("add `{field} = ...` to this section"));
+    } else if message.starts_with("invalid type") {
+        let (found, expected) = message
+            .trim_start_matches("invalid type: ")
+            .split_once(", expected ")
+            .unwrap_or((&message, ""));
+        d.message = format!("wrong type: found {found}");
+        d.expected = Some(expected.to_string());
+        d.help = Some(
+            "strings need double quotes; lists use [ ... ]; tables use { ... } or [section]".into(),
+        );
+    } else if let Some((what, expected)) = message.split_once(EXPECTED_SEP) {
+        d.message = what.to_string();
+        d.expected = Some(expected.to_string());
+    }
+    if !path.is_empty() {
+        d.key = Some(locate::display(&path));
+        d.path = path;
+    }
+    d
+}
+
+impl ProfileError {
+    /// A profile file that could not be read.
+    pub fn unreadable(file: &str, err: &std::io::Error) -> Self {
+        ProfileError {
+            file: file.to_string(),
+            source: String::new(),
+            diagnostics: vec![Diagnostic {
+                span: None,
+                key: None,
+                path: Vec::new(),
+                message: format!("cannot read the profile: {err}"),
+                expected: None,
+                help: Some("check the path given to --profile".into()),
+            }],
+        }
+    }
+
+    /// Lines `file:line:col: message` only, one per problem (for JSON output and tests).
+    pub fn summary_lines(&self) -> Vec<String> {
+        self.diagnostics
+            .iter()
+            .map(|d| {
+                let (line, col) = d
+                    .span
+                    .as_ref()
+                    .map_or((0, 0), |s| locate::line_col(&self.source, s.start));
+                let key = d
+                    .key
+                    .as_deref()
+                    .map(|k| format!(" [{k}]"))
+                    .unwrap_or_default();
+                format!("{}:{line}:{col}:{key} {}", self.file, d.message)
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.diagnostics.len();
+        writeln!(
+            f,
+            "invalid profile {}: {count} problem{}; nothing was changed",
+            self.file,
+            if count == 1 { "" } else { "s" }
+        )?;
+        for d in &self.diagnostics {
+            let (line, col) = d
+                .span
+                .as_ref()
+                .map_or((0, 0), |s| locate::line_col(&self.source, s.start));
+            writeln!(f)?;
+            match &d.key {
+                Some(key) => writeln!(f, "{}:{line}:{col}: {key}: {}", self.file, d.message)?,
+                None => writeln!(f, "{}:{line}:{col}: {}", self.file, d.message)?,
+            }
+            if let Some(span) = &d.span
+                && let Some(text) = self.source.lines().nth(line.saturating_sub(1))
+            {
+                let width = line.to_string().len();
+                let len = span
+                    .len()
+                    .clamp(1, text.chars().count().saturating_sub(col - 1).max(1));
+                writeln!(f, "{:width$} |", "")?;
+                writeln!(f, "{line} | {text}")?;
+                writeln!(
+                    f,
+                    "{:width$} | {}{}",
+                    "",
+                    " ".repeat(col - 1),
+                    "^".repeat(len)
+                )?;
+            }
+            if let Some(expected) = &d.expected {
+                writeln!(f, "  expected: {expected}")?;
+            }
+            if let Some(help) = &d.help {
+                writeln!(f, "  help: {help}")?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,255 @@
+//! Checks on a parsed profile that types alone cannot express: name syntax, contradictions.
+
+use super::Profile;
+use super::diagnostic::Diagnostic;
+use super::kernel::DEFAULT_MODULES;
+use super::locate::{Seg, keys};
+use super::node::AddressSource;
+
+/// Why `name` is not a lowercase RFC 1123 subdomain, or `None` when it is one.
+pub fn rfc1123_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("it is empty".into());
+    }
+    if name.len() > 253 {
+        return Some(format!(
+            "it is {} characters long (at most 253)",
+            name.len()
+        ));
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Some("it has an empty label (two dots, or a dot at an end)".into());
+        }
+        if label.len() > 63 {
+            return Some(format!("label `{label}` is longer than 63 characters"));
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+        {
+            return Some(format!("it contains `{c}`"));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Some(format!("label `{label}` starts or ends with `-`"));
+        }
+    }
+    None
+}
+
+/// A lowercase RFC 1123 form of `name`, for suggestions.
+fn rfc1123_fix(name: &str) -> String {
+    name.to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .trim_matches('-')
+        .to_string()
+}
+
+const NAME_EXPECTED: &str = "a lowercase RFC 1123 name: letters a-z, digits and `-`, dot-separated labels, such as worker-1";
+
+fn check_host_name(path: Vec<Seg>, name: &str, out: &mut Vec<Diagnostic>) {
+    if let Some(problem) = rfc1123_problem(&name.to_ascii_lowercase()) {
+        out.push(
+            Diagnostic::at(path, format!("invalid host name `{name}`: {problem}"))
+                .expected(NAME_EXPECTED)
+                .help(format!("use `{}`", rfc1123_fix(name))),
+        );
+    }
+}
+
+fn check_node(profile: &Profile, out: &mut Vec<Diagnostic>) {
+    let name = &profile.node.name;
+    if let Some(problem) = rfc1123_problem(name) {
+        out.push(
+            Diagnostic::at(
+                keys(&["node", "name"]),
+                format!("invalid node name `{name}`: {problem}"),
+            )
+            .expected(NAME_EXPECTED)
+            .help(format!(
+                "Kubernetes node names must be lowercase RFC 1123 subdomains; use \"{}\"",
+                rfc1123_fix(name)
+            )),
+        );
+    }
+    if let AddressSource::Interface(iface) = &profile.node.address
+        && (iface.is_empty() || iface.len() > 15 || iface.contains(['/', ' ', '\t', ':']))
+    {
+        out.push(
+            Diagnostic::at(
+                keys(&["node", "address", "interface"]),
+                format!("invalid interface name `{iface}`"),
+            )
+            .expected("a network interface name of 1-15 characters without `/`, `:` or spaces, such as eth1")
+            .help("list interfaces with `ip -br link`"),
+        );
+    }
+}
+
+fn check_hosts(profile: &Profile, out: &mut Vec<Diagnostic>) {
+    let hosts = &profile.hosts;
+    let mut seen: Vec<(String, std::net::IpAddr, usize)> = Vec::new();
+    if let AddressSource::Literal(ip) = profile.node.address {
+        seen.push((profile.node.name.clone(), ip.0, usize::MAX));
+    }
+    for (i, entry) in hosts.entries.iter().enumerate() {
+        let base = || {
+            vec![
+                Seg::Key("hosts".into()),
+                Seg::Key("entries".into()),
+                Seg::Index(i),
+            ]
+        };
+        if entry.names.is_empty() {
+            let mut path = base();
+            path.push(Seg::Key("names".into()));
+            out.push(
+                Diagnostic::at(path, "a hosts entry needs at least one name")
+                    .expected("a list of names such as [\"worker-1\"]"),
+            );
+        }
+        for (j, name) in entry.names.iter().enumerate() {
+            let mut path = base();
+            path.extend([Seg::Key("names".into()), Seg::Index(j)]);
+            check_host_name(path.clone(), name, out);
+            if let Some((_, other, at)) = seen
+                .iter()
+                .find(|(n, ip, _)| n.eq_ignore_ascii_case(name) && *ip != entry.address.0)
+            {
+                let origin = if *at == usize::MAX {
+                    "node.address".to_string()
+                } else {
+                    format!("hosts.entries[{at}]")
+                };
+                out.push(
+                    Diagnostic::at(
+                        path,
+                        format!(
+                            "`{name}` is mapped to {} here but to {other} by {origin}",
+                            entry.address
+                        ),
+                    )
+                    .expected("each name mapped to one address")
+                    .help("remove one of the two mappings"),
+                );
+            }
+            seen.push((name.clone(), entry.address.0, i));
+        }
+    }
+    for (i, name) in hosts.remove_names.iter().enumerate() {
+        let path = vec![
+            Seg::Key("hosts".into()),
+            Seg::Key("remove_names".into()),
+            Seg::Index(i),
+        ];
+        check_host_name(path.clone(), name, out);
+        let ours = name.eq_ignore_ascii_case(&profile.node.name)
+            || hosts
+                .entries
+                .iter()
+                .any(|e| e.names.iter().any(|n| n.eq_ignore_ascii_case(name)));
+        if ours {
+            out.push(
+                Diagnostic::at(
+                    path,
+                    format!("`{name}` is both a name to remove and a name this profile maps"),
+                )
+                .expected("names to remove that are not the node's name nor in hosts.entries")
+                .help("drop it from hosts.remove_names"),
+            );
+        }
+    }
+}
+
+fn check_kernel(profile: &Profile, out: &mut Vec<Diagnostic>) {
+    for (i, module) in profile.modules.load.iter().enumerate() {
+        if module.is_empty()
+            || !module
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            out.push(
+                Diagnostic::at(
+                    vec![
+                        Seg::Key("modules".into()),
+                        Seg::Key("load".into()),
+                        Seg::Index(i),
+                    ],
+                    format!("invalid module name `{module}`"),
+                )
+                .expected("a kernel module name such as br_netfilter"),
+            );
+        }
+    }
+    let loads_bridge = profile
+        .modules
+        .load
+        .iter()
+        .any(|m| m.replace('-', "_") == DEFAULT_MODULES[1]);
+    for (key, value) in &profile.sysctl.settings {
+        let path = vec![Seg::Key("sysctl".into()), Seg::Key(key.clone())];
+        let valid_key = !key.is_empty()
+            && !key.starts_with('.')
+            && !key.ends_with('.')
+            && !key.contains("..")
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c));
+        if !valid_key {
+            out.push(
+                Diagnostic::at(path.clone(), format!("invalid sysctl key `{key}`"))
+                    .expected("a dotted kernel parameter name such as net.ipv4.ip_forward"),
+            );
+        }
+        if value.trim().is_empty() || value.contains(['\n', '\r']) {
+            out.push(
+                Diagnostic::at(path.clone(), format!("invalid value for sysctl `{key}`"))
+                    .expected("a non-empty single-line value"),
+            );
+        }
+        if key.starts_with("net.bridge.") && !loads_bridge {
+            out.push(
+                Diagnostic::at(
+                    path,
+                    format!("`{key}` exists only when br_netfilter is loaded, but modules.load leaves it out"),
+                )
+                .expected("br_netfilter in modules.load")
+                .help("add \"br_netfilter\" to modules.load"),
+            );
+        }
+    }
+}
+
+/// Every problem with `profile`, in no particular order (spans are filled in by the caller).
+pub fn validate(profile: &Profile) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    check_node(profile, &mut out);
+    check_hosts(profile, &mut out);
+    check_kernel(profile, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc1123() {
+        assert_eq!(rfc1123_problem("worker-1"), None);
+        assert_eq!(rfc1123_problem("a.b-c.d"), None);
+        assert!(rfc1123_problem("Worker").is_some());
+        assert!(rfc1123_problem("-a").is_some());
+        assert!(rfc1123_problem("a..b").is_some());
+        assert!(rfc1123_problem("a_b").is_some());
+        assert!(rfc1123_problem(&"a".repeat(64)).is_some());
+        assert_eq!(rfc1123_fix("My_Node"), "my-node");
+    }
+}

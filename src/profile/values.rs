@@ -1,0 +1,197 @@
+//! Value types of the profile that parse themselves with a message saying what was expected.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Separates the found value from the expectation in messages, so diagnostics can split them.
+pub const EXPECTED_SEP: &str = "; expected ";
+
+/// An IP address written as a string in the profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ip(pub IpAddr);
+
+impl<'de> Deserialize<'de> for Ip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.trim().parse().map(Ip).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "invalid IP address `{text}`{EXPECTED_SEP}an IPv4 or IPv6 address such as 192.168.33.13"
+            ))
+        })
+    }
+}
+
+impl Serialize for Ip {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl fmt::Display for Ip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An IP network in CIDR notation, such as `10.244.0.0/16`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    /// The network address.
+    pub address: IpAddr,
+    /// The prefix length.
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// Whether two networks share any address.
+    pub fn overlaps(&self, other: &Cidr) -> bool {
+        let prefix = self.prefix.min(other.prefix);
+        match (self.address, other.address) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+                u32::from(a) & mask == u32::from(b) & mask
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+                u128::from(a) & mask == u128::from(b) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let expected = format!(
+            "invalid CIDR `{text}`{EXPECTED_SEP}an address and prefix length such as 10.244.0.0/16"
+        );
+        let (address, prefix) = text.trim().split_once('/').ok_or(expected.clone())?;
+        let address: IpAddr = address.parse().map_err(|_| expected.clone())?;
+        let prefix: u8 = prefix.parse().map_err(|_| expected.clone())?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        if prefix > max {
+            return Err(format!(
+                "invalid CIDR `{text}`: prefix /{prefix} is longer than {max} bits{EXPECTED_SEP}a prefix length of at most {max}"
+            ));
+        }
+        Ok(Cidr { address, prefix })
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.address, self.prefix)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Cidr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A Kubernetes release version `MAJOR.MINOR.PATCH` (a leading `v` is accepted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KubeVersion {
+    /// Major version (1).
+    pub major: u32,
+    /// Minor version.
+    pub minor: u32,
+    /// Patch version.
+    pub patch: u32,
+}
+
+impl KubeVersion {
+    /// `1.31` for `1.31.4`.
+    pub fn minor_string(&self) -> String {
+        format!("{}.{}", self.major, self.minor)
+    }
+}
+
+impl FromStr for KubeVersion {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let expected = || {
+            format!(
+                "invalid Kubernetes version `{text}`{EXPECTED_SEP}MAJOR.MINOR.PATCH such as 1.31.4"
+            )
+        };
+        let trimmed = text.trim().trim_start_matches('v');
+        let parts: Vec<&str> = trimmed.split('.').collect();
+        let [major, minor, patch] = parts.as_slice() else {
+            return Err(expected());
+        };
+        let number = |s: &str| -> Result<u32, String> {
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(expected());
+            }
+            s.parse().map_err(|_| expected())
+        };
+        Ok(KubeVersion {
+            major: number(major)?,
+            minor: number(minor)?,
+            patch: number(patch)?,
+        })
+    }
+}
+
+impl fmt::Display for KubeVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+impl<'de> Deserialize<'de> for KubeVersion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for KubeVersion {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_parse_and_overlap() {
+        let pods: Cidr = "10.244.0.0/16".parse().unwrap();
+        let services: Cidr = "10.96.0.0/12".parse().unwrap();
+        assert!(!pods.overlaps(&services));
+        let wide: Cidr = "10.0.0.0/8".parse().unwrap();
+        assert!(wide.overlaps(&pods));
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("10.0.0.0".parse::<Cidr>().is_err());
+        assert!("fd00::/108".parse::<Cidr>().is_ok());
+        let zero: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(zero.overlaps(&pods));
+    }
+
+    #[test]
+    fn versions() {
+        let v: KubeVersion = "v1.31.4".parse().unwrap();
+        assert_eq!(v.to_string(), "1.31.4");
+        assert_eq!(v.minor_string(), "1.31");
+        for bad in ["1.31", "1.31.x", "1.31.4.1", "latest", "1..4", "1.31.+4"] {
+            assert!(bad.parse::<KubeVersion>().is_err(), "{bad}");
+        }
+    }
+}

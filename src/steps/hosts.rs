@@ -1,0 +1,80 @@
+//! Step `hosts`: a marked block in /etc/hosts with the profile's entries and this node's
+//! name, and listed names taken off the lines outside it. Touches only `/etc/hosts`.
+
+use crate::engine::{Change, Context, Plan, Step, StepError};
+use crate::formats::hosts::{self, Entry};
+use crate::host::Mode;
+
+/// The file this step owns a block of.
+pub const HOSTS_FILE: &str = "/etc/hosts";
+
+/// The `hosts` step.
+pub struct HostsStep;
+
+/// The block's entries: this node first (merged with an entry for the same address), then
+/// the profile's entries in order.
+pub fn desired_entries(ctx: &Context) -> Vec<Entry> {
+    let node = &ctx.profile.node.name;
+    let mut entries: Vec<Entry> = ctx
+        .profile
+        .hosts
+        .entries
+        .iter()
+        .map(|e| Entry {
+            address: e.address.0,
+            names: e.names.clone(),
+        })
+        .collect();
+    let named = entries
+        .iter()
+        .any(|e| e.names.iter().any(|n| n.eq_ignore_ascii_case(node)));
+    if !named {
+        match entries.iter_mut().find(|e| e.address == ctx.address) {
+            Some(entry) => entry.names.insert(0, node.clone()),
+            None => entries.insert(
+                0,
+                Entry {
+                    address: ctx.address,
+                    names: vec![node.clone()],
+                },
+            ),
+        }
+    }
+    entries
+}
+
+impl Step for HostsStep {
+    fn name(&self) -> &'static str {
+        "hosts"
+    }
+
+    fn plan(&self, ctx: &Context) -> Result<Plan, StepError> {
+        let old = ctx.host.read(HOSTS_FILE)?;
+        let entries = desired_entries(ctx);
+        let edit = hosts::edit(
+            old.as_deref().unwrap_or(""),
+            &entries,
+            &ctx.profile.hosts.remove_names,
+        )
+        .map_err(|e| StepError::Blocked(format!("{HOSTS_FILE} {e}")))?;
+        let mut plan = Plan::default();
+        for (line, name) in &edit.removed {
+            plan.info(format!("remove `{name}` from {HOSTS_FILE} line {line}"));
+        }
+        for c in &edit.conflicts {
+            plan.warn(format!(
+                "{HOSTS_FILE} line {} maps `{}` to {} outside the bootstrap block; lookups may find that line first. Add `{}` to hosts.remove_names to take it off",
+                c.line, c.name, c.address, c.name
+            ));
+        }
+        if old.as_deref() != Some(edit.text.as_str()) {
+            plan.push(Change::file(
+                HOSTS_FILE,
+                old.as_deref(),
+                edit.text,
+                Mode::KeepOr(0o644),
+            ));
+        }
+        Ok(plan)
+    }
+}

@@ -1,0 +1,24 @@
+//! The steps, one file each, each owning one piece of the node. Order matters: modules
+//! before sysctl (bridge keys appear only once br_netfilter is loaded).
+
+pub mod hosts;
+pub mod modules;
+pub mod swap;
+pub mod sysctl;
+
+use crate::engine::Step;
+
+/// Every step, in the order they run.
+pub fn all() -> Vec<Box<dyn Step>> {
+    vec![
+        Box::new(hosts::HostsStep),
+        Box::new(modules::ModulesStep),
+        Box::new(sysctl::SysctlStep),
+        Box::new(swap::SwapStep),
+    ]
+}
+
+/// The names of every step, in order.
+pub fn names() -> Vec<&'static str> {
+    all().iter().map(|s| s.name()).collect()
+}

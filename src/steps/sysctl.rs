@@ -1,0 +1,140 @@
+//! Step `sysctl`: kernel parameters set live (/proc/sys, read back) and persisted in our own
+//! file in /etc/sysctl.d; warns when a later-sorting file would override ours at boot.
+//! Runs after `modules`: the bridge keys exist only once br_netfilter is loaded.
+
+use crate::engine::{Change, Context, Plan, Step, StepError};
+use crate::formats::sysctl_conf::{self, normalize_value, proc_path};
+use crate::host::{Host, HostError, Mode};
+
+/// The file this step owns.
+pub const SYSCTL_FILE: &str = "/etc/sysctl.d/99-bootstrap.conf";
+
+const HEADER: &str = "Kernel parameters for Kubernetes, applied at boot by systemd-sysctl.\nManaged by bootstrap: changes here are overwritten.";
+
+/// Directories systemd-sysctl reads, highest priority first: a file name in an earlier
+/// directory hides the same name in later ones.
+const SYSCTL_DIRS: [&str; 5] = [
+    "/etc/sysctl.d",
+    "/run/sysctl.d",
+    "/usr/local/lib/sysctl.d",
+    "/usr/lib/sysctl.d",
+    "/lib/sysctl.d",
+];
+
+/// The `sysctl` step.
+pub struct SysctlStep;
+
+/// A setting in another file that wins over ours at boot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    /// The node path of the file.
+    pub file: String,
+    /// Line in it.
+    pub line: usize,
+    /// The key.
+    pub key: String,
+    /// The value it sets.
+    pub value: String,
+}
+
+/// Files applied after ours at boot, in order: later-sorting names across the sysctl.d
+/// directories, then /etc/sysctl.conf (applied last by `sysctl --system`).
+fn later_files(host: &Host) -> Result<Vec<String>, HostError> {
+    let ours = SYSCTL_FILE.rsplit('/').next().unwrap_or_default();
+    let mut chosen: Vec<(String, String)> = Vec::new();
+    for dir in SYSCTL_DIRS {
+        for name in host.list_dir(dir)? {
+            if name.ends_with(".conf") && !chosen.iter().any(|(n, _)| *n == name) {
+                chosen.push((name.clone(), format!("{dir}/{name}")));
+            }
+        }
+    }
+    chosen.sort();
+    let mut files: Vec<String> = chosen
+        .into_iter()
+        .filter(|(name, path)| {
+            let is_sysctl_conf_link = host
+                .read_link(path)
+                .is_some_and(|t| t.ends_with("sysctl.conf"));
+            name.as_str() > ours && !is_sysctl_conf_link
+        })
+        .map(|(_, path)| path)
+        .collect();
+    files.push("/etc/sysctl.conf".into());
+    Ok(files)
+}
+
+/// Settings in files applied after ours that give one of `wanted` keys another value.
+pub fn overrides(host: &Host, wanted: &[(String, String)]) -> Result<Vec<Override>, HostError> {
+    let mut found = Vec::new();
+    for file in later_files(host)? {
+        let Some(text) = host.read(&file)? else {
+            continue;
+        };
+        for setting in sysctl_conf::parse(&text) {
+            let differs = wanted
+                .iter()
+                .any(|(k, v)| *k == setting.key && normalize_value(v) != setting.value);
+            if differs {
+                found.push(Override {
+                    file: file.clone(),
+                    line: setting.line,
+                    key: setting.key,
+                    value: setting.value,
+                });
+            }
+        }
+    }
+    Ok(found)
+}
+
+impl Step for SysctlStep {
+    fn name(&self) -> &'static str {
+        "sysctl"
+    }
+
+    fn plan(&self, ctx: &Context) -> Result<Plan, StepError> {
+        let wanted = &ctx.profile.sysctl.settings;
+        let mut plan = Plan::default();
+        let old = ctx.host.read(SYSCTL_FILE)?;
+        let new = sysctl_conf::render(HEADER, wanted);
+        if old.as_deref() != Some(new.as_str()) {
+            plan.push(Change::file(
+                SYSCTL_FILE,
+                old.as_deref(),
+                new,
+                Mode::KeepOr(0o644),
+            ));
+        }
+        for (key, value) in wanted {
+            let path = format!("/proc/sys/{}", proc_path(key));
+            let live = ctx.host.read(&path)?;
+            let live = live.as_deref().map(normalize_value);
+            if live.as_deref() != Some(normalize_value(value).as_str()) {
+                plan.push(Change::kernel_param(key, path, live.as_deref(), value));
+            }
+        }
+        for o in overrides(ctx.host, wanted)? {
+            plan.warn(format!(
+                "{} line {} sets {} = {}, and is applied after {SYSCTL_FILE} at boot, so it wins; remove that line or give it the profile's value",
+                o.file, o.line, o.key, o.value
+            ));
+        }
+        Ok(plan)
+    }
+
+    fn apply(&self, ctx: &Context, plan: &Plan) -> Result<(), StepError> {
+        for change in &plan.changes {
+            if let crate::engine::Action::SetKernelParam { path, .. } = &change.action
+                && !ctx.host.exists(path)
+            {
+                return Err(StepError::Blocked(format!(
+                    "cannot {}: {path} does not exist. The kernel has no such parameter, or the module that provides it is not loaded (net.bridge.* needs br_netfilter: keep it in modules.load and do not skip the modules step)",
+                    change.summary
+                )));
+            }
+            change.apply(ctx.host, self.name())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,414 @@
+//! Bad profiles: each gets a located message (file:line:col, key, expectation, fix), exit 1,
+//! and the sandbox node is left exactly as it was.
+
+mod common;
+
+use common::Sandbox;
+
+const NODE: &str =
+    "[node]\nname = \"master\"\nrole = \"control-plane\"\naddress = \"192.168.33.13\"\n";
+
+/// (case name, profile text, substrings the error must contain)
+fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
+    let with = |extra: &str| format!("{NODE}{extra}");
+    vec![
+        (
+            "unterminated string",
+            "[node]\nname = \"master\nrole = \"worker\"\n".into(),
+            vec!["p.toml:2:", "TOML syntax error", "help:"],
+        ),
+        (
+            "unclosed table header",
+            "[node\nname = \"m\"\n".into(),
+            vec!["p.toml:1:", "TOML syntax error"],
+        ),
+        (
+            "duplicate key",
+            "[node]\nname = \"a\"\nname = \"b\"\nrole = \"worker\"\n".into(),
+            vec!["p.toml:3:", "duplicate key"],
+        ),
+        (
+            "unknown key with suggestion",
+            "[node]\nnmae = \"m\"\nrole = \"worker\"\n".into(),
+            vec![
+                "p.toml:2:1: node.nmae: unknown key `nmae`",
+                "expected: one of: name, role, address",
+                "did you mean `name`?",
+            ],
+        ),
+        (
+            "unknown section",
+            with("[swapp]\npolicy = \"off\"\n"),
+            vec!["p.toml:5:", "unknown key `swapp`", "did you mean `swap`?"],
+        ),
+        (
+            "unknown hosts key",
+            with("[hosts]\nremove_name = [\"x\"]\n"),
+            vec![
+                "p.toml:6:1: hosts.remove_name",
+                "did you mean `remove_names`?",
+            ],
+        ),
+        (
+            "unknown entry key",
+            with("[hosts]\nentries = [{ adress = \"1.2.3.4\", names = [\"a\"] }]\n"),
+            vec![
+                "p.toml:6:",
+                "unknown key `adress`",
+                "did you mean `address`?",
+            ],
+        ),
+        (
+            "wrong type for name",
+            "[node]\nname = 5\nrole = \"worker\"\n".into(),
+            vec![
+                "p.toml:2:8: node.name: wrong type: found integer `5`",
+                "expected: a string",
+            ],
+        ),
+        (
+            "string instead of list",
+            with("[modules]\nload = \"overlay\"\n"),
+            vec![
+                "p.toml:6:8: modules.load: wrong type",
+                "expected: a sequence",
+            ],
+        ),
+        (
+            "names not a list",
+            with("[hosts]\nentries = [{ address = \"1.2.3.4\", names = \"a\" }]\n"),
+            vec!["p.toml:6:", "hosts.entries[0].names", "wrong type"],
+        ),
+        (
+            "invalid node address",
+            "[node]\nname = \"m\"\nrole = \"worker\"\naddress = \"192.168.33.300\"\n".into(),
+            vec![
+                "p.toml:4:11: node.address: invalid address `192.168.33.300`",
+                "expected: an IP address such as \"192.168.33.13\"",
+            ],
+        ),
+        (
+            "invalid hosts address",
+            with("[hosts]\nentries = [{ address = \"10.0.0\", names = [\"a\"] }]\n"),
+            vec![
+                "p.toml:6:",
+                "hosts.entries[0].address",
+                "invalid IP address `10.0.0`",
+                "expected: an IPv4 or IPv6 address",
+            ],
+        ),
+        (
+            "address table with wrong key",
+            "[node]\nname = \"m\"\nrole = \"worker\"\naddress = { iface = \"eth1\" }\n".into(),
+            vec![
+                "p.toml:4:",
+                "unknown key `iface`",
+                "did you mean `interface`?",
+            ],
+        ),
+        (
+            "invalid interface name",
+            "[node]\nname = \"m\"\nrole = \"worker\"\naddress = { interface = \"eth 1\" }\n".into(),
+            vec![
+                "p.toml:4:",
+                "node.address.interface",
+                "invalid interface name `eth 1`",
+                "ip -br link",
+            ],
+        ),
+        (
+            "missing node section",
+            "[swap]\npolicy = \"off\"\n".into(),
+            vec!["missing required key `node`"],
+        ),
+        (
+            "missing role",
+            "[node]\nname = \"m\"\n".into(),
+            vec![
+                "p.toml:1:",
+                "node.role: missing required key `role`",
+                "add `role = ...`",
+            ],
+        ),
+        (
+            "missing name",
+            "[node]\nrole = \"worker\"\n".into(),
+            vec!["node.name: missing required key `name`"],
+        ),
+        (
+            "role master",
+            "[node]\nname = \"m\"\nrole = \"master\"\n".into(),
+            vec![
+                "p.toml:3:8: node.role: unknown value `master`",
+                "expected: one of: control-plane, worker",
+                "did you mean \"control-plane\"?",
+            ],
+        ),
+        (
+            "role typo",
+            "[node]\nname = \"m\"\nrole = \"wroker\"\n".into(),
+            vec!["unknown value `wroker`", "did you mean \"worker\"?"],
+        ),
+        (
+            "uppercase node name",
+            "[node]\nname = \"Master\"\nrole = \"worker\"\n".into(),
+            vec![
+                "p.toml:2:8: node.name: invalid node name `Master`: it contains `M`",
+                "expected: a lowercase RFC 1123 name",
+                "use \"master\"",
+            ],
+        ),
+        (
+            "underscore node name",
+            "[node]\nname = \"worker_1\"\nrole = \"worker\"\n".into(),
+            vec!["invalid node name `worker_1`", "use \"worker-1\""],
+        ),
+        (
+            "label too long",
+            format!("[node]\nname = \"{}\"\nrole = \"worker\"\n", "a".repeat(64)),
+            vec!["longer than 63 characters"],
+        ),
+        (
+            "bad host name",
+            with("[hosts]\nentries = [{ address = \"1.2.3.4\", names = [\"bad_name!\"] }]\n"),
+            vec!["hosts.entries[0].names[0]", "invalid host name `bad_name!`"],
+        ),
+        (
+            "empty names",
+            with("[hosts]\nentries = [{ address = \"1.2.3.4\", names = [] }]\n"),
+            vec!["hosts.entries[0].names", "needs at least one name"],
+        ),
+        (
+            "name mapped twice",
+            with(
+                "[hosts]\nentries = [\n  { address = \"10.0.0.1\", names = [\"db\"] },\n  { address = \"10.0.0.2\", names = [\"db\"] },\n]\n",
+            ),
+            vec![
+                "p.toml:8:",
+                "hosts.entries[1].names[0]",
+                "`db` is mapped to 10.0.0.2 here but to 10.0.0.1 by hosts.entries[0]",
+            ],
+        ),
+        (
+            "node name removed",
+            with("[hosts]\nremove_names = [\"master\"]\n"),
+            vec![
+                "p.toml:6:17: hosts.remove_names[0]",
+                "both a name to remove and a name this profile maps",
+            ],
+        ),
+        (
+            "node name elsewhere",
+            with("[hosts]\nentries = [{ address = \"10.0.0.9\", names = [\"master\"] }]\n"),
+            vec!["`master` is mapped to 10.0.0.9 here but to 192.168.33.13 by node.address"],
+        ),
+        (
+            "bad module name",
+            with("[modules]\nload = [\"overlay\", \"br netfilter\"]\n"),
+            vec![
+                "p.toml:6:20: modules.load[1]",
+                "invalid module name `br netfilter`",
+            ],
+        ),
+        (
+            "bridge sysctl without module",
+            with("[modules]\nload = [\"overlay\"]\n"),
+            vec![
+                "exists only when br_netfilter is loaded",
+                "add \"br_netfilter\" to modules.load",
+            ],
+        ),
+        (
+            "sysctl array value",
+            with("[sysctl]\n\"net.ipv4.ip_local_port_range\" = [32768, 60999]\n"),
+            vec![
+                "p.toml:6:",
+                "invalid value for sysctl `net.ipv4.ip_local_port_range`",
+                "a number or a string",
+            ],
+        ),
+        (
+            "sysctl float value",
+            with("[sysctl]\nvm.swappiness = 0.5\n"),
+            vec!["invalid value for sysctl", "a number or a string"],
+        ),
+        (
+            "sysctl bad key",
+            with("[sysctl]\n\"net..ipv4\" = 1\n"),
+            vec!["p.toml:6:", "invalid sysctl key `net..ipv4`"],
+        ),
+        (
+            "sysctl empty value",
+            with("[sysctl]\n\"vm.swappiness\" = \"\"\n"),
+            vec![
+                "p.toml:6:",
+                "invalid value for sysctl `vm.swappiness`",
+                "non-empty",
+            ],
+        ),
+        (
+            "swap policy",
+            with("[swap]\npolicy = \"disabled\"\n"),
+            vec![
+                "p.toml:6:10: swap.policy: unknown value `disabled`",
+                "one of: off, keep",
+            ],
+        ),
+        (
+            "short version",
+            with("[kubernetes]\nversion = \"1.31\"\n"),
+            vec![
+                "p.toml:6:11: kubernetes.version: invalid Kubernetes version `1.31`",
+                "MAJOR.MINOR.PATCH",
+            ],
+        ),
+        (
+            "version word",
+            with("[kubernetes]\nversion = \"latest\"\n"),
+            vec!["invalid Kubernetes version `latest`"],
+        ),
+        (
+            "cgroup driver typo",
+            with("[kubernetes]\nversion = \"1.35.2\"\ncgroup_driver = \"system\"\n"),
+            vec![
+                "kubernetes.cgroup_driver: unknown value `system`",
+                "did you mean \"systemd\"?",
+            ],
+        ),
+        (
+            "empty file",
+            String::new(),
+            vec!["missing required key `node`"],
+        ),
+    ]
+}
+
+#[test]
+fn every_bad_profile_is_located_explained_and_changes_nothing() {
+    let sb = Sandbox::new();
+    let cases = cases();
+    assert!(cases.len() >= 30, "at least 30 bad-input cases");
+    let before = sb.snapshot();
+    for (name, text, expected) in cases {
+        let profile = sb.profile("p.toml", &text);
+        for args in [
+            vec!["apply", "--profile", profile.to_str().unwrap()],
+            vec!["profile", "validate", profile.to_str().unwrap()],
+        ] {
+            let out = sb.run(&args);
+            assert_eq!(out.code, 1, "{name}: exit code\n{}", out.stderr);
+            assert!(
+                out.stderr.contains("invalid profile"),
+                "{name}: {}",
+                out.stderr
+            );
+            assert!(out.stderr.contains("nothing was changed"), "{name}");
+            for want in &expected {
+                assert!(
+                    out.stderr.contains(want),
+                    "{name}: missing {want:?} in:\n{}",
+                    out.stderr
+                );
+            }
+        }
+        assert!(sb.take_calls().is_empty(), "{name}: no program may run");
+        sb.assert_unchanged(&before, name);
+    }
+}
+
+#[test]
+fn several_problems_are_all_reported_with_the_line_shown() {
+    let sb = Sandbox::new();
+    let profile = sb.profile(
+        "p.toml",
+        "[node]\nname = \"Bad_Name\"\nrole = \"worker\"\n\n[hosts]\nremove_names = [\"ok\", \"no way\"]\n",
+    );
+    let out = sb.run(&["plan", "--profile", profile.to_str().unwrap()]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("2 problems"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("2 | name = \"Bad_Name\"\n  |        ^^^^^^^^^^"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("p.toml:6:23: hosts.remove_names[1]"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn unreadable_profile_and_bad_root() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["plan", "--profile", "/nonexistent/profile.toml"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("cannot read the profile"),
+        "{}",
+        out.stderr
+    );
+    let profile = sb.profile("p.toml", NODE);
+    let out = sb.run(&[
+        "plan",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--root",
+        "/nonexistent-root",
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("is not a directory"), "{}", out.stderr);
+}
+
+#[test]
+fn json_output_reports_profile_errors_as_an_event() {
+    let sb = Sandbox::new();
+    let profile = sb.profile("p.toml", "[node]\nname = \"m\"\nrole = \"boss\"\n");
+    let out = sb.json("plan", &profile, &[]);
+    assert_eq!(out.code, 1);
+    let events = out.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["event"], "error");
+    assert!(
+        events[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("p.toml:3:8")
+    );
+}
+
+#[test]
+fn odd_but_valid_files_are_handled() {
+    let sb = Sandbox::new();
+    // /etc/hosts with a half-open managed block cannot be edited safely: clear refusal.
+    sb.write("/etc/hosts", "127.0.0.1 localhost\n# BEGIN bootstrap managed block: edits inside are replaced\n10.0.0.1 x\n");
+    let profile = sb.profile("p.toml", NODE);
+    let before = sb.snapshot();
+    let out = sb.json("apply", &profile, &["--only", "hosts"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("begins here but never ends"),
+        "{}",
+        out.stdout
+    );
+    sb.assert_unchanged(&before, "refused hosts edit");
+    // A hosts file that is not UTF-8 is refused, not rewritten.
+    std::fs::write(sb.path("/etc/hosts"), b"127.0.0.1 caf\xe9\n").unwrap();
+    let out = sb.json("apply", &profile, &["--only", "hosts"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.contains("is not UTF-8 text"), "{}", out.stdout);
+    // Duplicate names outside the block are kept, and reported as conflicts.
+    sb.write("/etc/hosts", "127.0.1.1 master master\n10.1.1.1 master\n");
+    let out = sb.json("apply", &profile, &["--only", "hosts"]);
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stdout.contains("line 1 maps `master` to 127.0.1.1"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        sb.read("/etc/hosts")
+            .starts_with("127.0.1.1 master master\n10.1.1.1 master\n")
+    );
+}

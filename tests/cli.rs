@@ -1,0 +1,92 @@
+//! The command line: example profiles, `profile show`, `--version`, completions.
+
+mod common;
+
+use common::Sandbox;
+
+fn examples() -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_example_profile_is_valid_and_shows_round_trip() {
+    let sb = Sandbox::new();
+    let files = examples();
+    assert!(
+        files.len() >= 4,
+        "single-node, master and two workers at least"
+    );
+    for file in files {
+        let path = file.to_str().unwrap();
+        let out = sb.run(&["profile", "validate", path]);
+        assert_eq!(out.code, 0, "{path}: {}", out.stderr);
+        let shown = sb.run(&["profile", "show", path]);
+        assert_eq!(shown.code, 0, "{path}");
+        assert!(shown.stdout.contains("[node]"));
+        let again = sb.profile("shown.toml", &shown.stdout);
+        let reshown = sb.run(&["profile", "show", again.to_str().unwrap()]);
+        assert_eq!(
+            reshown.stdout, shown.stdout,
+            "{path}: show output is a valid profile"
+        );
+    }
+}
+
+#[test]
+fn the_vagrant_layout_matches_the_classic_addresses() {
+    let sb = Sandbox::new();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+    for (file, address) in [
+        ("vagrant-master.toml", "192.168.33.13"),
+        ("vagrant-worker-1.toml", "192.168.33.14"),
+        ("vagrant-worker-2.toml", "192.168.33.15"),
+    ] {
+        let out = sb.json("plan", &dir.join(file), &["--only", "hosts"]);
+        assert_eq!(out.code, 2, "{file}");
+        let diff = out.stdout;
+        for a in ["192.168.33.13", "192.168.33.14", "192.168.33.15"] {
+            assert!(diff.contains(&format!("+{a} ")), "{file} lacks {a}");
+        }
+        assert!(diff.contains(&format!("+{address} ")));
+    }
+}
+
+#[test]
+fn show_fills_in_defaults() {
+    let sb = Sandbox::new();
+    let minimal = sb.profile("m.toml", "[node]\nname = \"n\"\nrole = \"worker\"\n");
+    let out = sb.run(&["profile", "show", minimal.to_str().unwrap()]);
+    assert_eq!(out.code, 0);
+    for want in [
+        "address = \"auto\"",
+        "load = [\n    \"overlay\",\n    \"br_netfilter\",\n]",
+        "\"net.ipv4.ip_forward\" = \"1\"",
+        "policy = \"off\"",
+    ] {
+        assert!(
+            out.stdout.contains(want),
+            "missing {want:?} in\n{}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn version_and_completions() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["--version"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.starts_with("bootstrap "));
+    for shell in ["bash", "zsh", "fish"] {
+        let out = sb.run(&["completions", shell]);
+        assert_eq!(out.code, 0, "{shell}");
+        assert!(out.stdout.contains("apply"), "{shell}");
+    }
+}
