@@ -81,6 +81,7 @@ fn run_steps(cli: &Cli, args: &RunArgs, mode: Mode, lock_wait: Duration) -> i32 
         host: &host,
         profile: &profile,
         address,
+        mode,
     };
     let all = steps::all();
     let profile_file = args.profile.display().to_string();

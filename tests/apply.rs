@@ -13,27 +13,25 @@ fn first_apply_converges_and_second_changes_nothing() {
     let plan = sb.json("plan", &profile, &[]);
     assert_eq!(plan.code, 2, "{}", plan.stderr);
     assert!(
-        sb.take_calls()
-            .iter()
-            .all(|c| c.starts_with("systemctl list-units"))
+        sb.take_changing_calls().is_empty(),
+        "plan runs no changing command"
     );
 
     let first = sb.json("apply", &profile, &[]);
     assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
-    for step in ["hosts", "modules", "sysctl", "swap"] {
+    for step in ["hosts", "modules", "sysctl", "swap", "containerd"] {
         assert_eq!(first.status(step), "changed", "{step}");
     }
-    let calls = sb.take_calls();
-    let changing: Vec<&String> = calls
-        .iter()
-        .filter(|c| !c.starts_with("systemctl list-units"))
-        .collect();
+    assert_eq!(first.status("cgroup"), "ok");
     assert_eq!(
-        changing,
+        sb.take_changing_calls(),
         [
             "modprobe br_netfilter",
             "swapoff /swapfile",
-            "systemctl daemon-reload"
+            "systemctl daemon-reload",
+            "apt-get update",
+            "apt-get install -y --no-install-recommends containerd",
+            "systemctl restart containerd",
         ]
     );
 
@@ -83,10 +81,9 @@ fn first_apply_converges_and_second_changes_nothing() {
     assert_eq!(second.code, 0);
     assert_eq!(second.summary()["changes"], 0, "{}", second.stdout);
     assert_eq!(second.summary()["changed"], 0);
-    assert!(
-        sb.take_calls()
-            .iter()
-            .all(|c| c.starts_with("systemctl list-units")),
+    assert_eq!(
+        sb.take_changing_calls(),
+        Vec::<String>::new(),
         "a converged apply runs no changing command"
     );
     sb.assert_unchanged(&before, "a converged apply touches no file");
@@ -105,7 +102,10 @@ fn json_events_have_the_documented_shape() {
     let events = out.events();
     assert_eq!(events[0]["event"], "run_started");
     assert_eq!(events[0]["mode"], "plan");
-    assert_eq!(events[0]["steps"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        events[0]["steps"],
+        serde_json::json!(["hosts", "modules", "sysctl", "swap", "containerd", "cgroup"])
+    );
     let kinds: Vec<&str> = events
         .iter()
         .map(|e| e["event"].as_str().unwrap())
@@ -120,7 +120,7 @@ fn json_events_have_the_documented_shape() {
     let summary = events.last().unwrap();
     assert_eq!(summary["event"], "summary");
     assert_eq!(summary["exit_code"], 2);
-    assert_eq!(summary["pending"], 4);
+    assert_eq!(summary["pending"], 5);
     let diff = events
         .iter()
         .find(|e| e["event"] == "change" && e["step"] == "hosts")
@@ -151,12 +151,12 @@ fn human_output_has_a_line_per_step_and_a_recap() {
     assert!(out.stdout.contains("  + load kernel module br_netfilter"));
     assert!(
         out.stdout
-            .contains("recap: ok=0 changed=4 pending=0 failed=0 skipped=0"),
+            .contains("recap: ok=1 changed=5 pending=0 failed=0 skipped=0"),
         "{}",
         out.stdout
     );
     let again = sb.run(&["apply", "--profile", profile.to_str().unwrap()]);
-    assert!(again.stdout.contains("recap: ok=4 changed=0"));
+    assert!(again.stdout.contains("recap: ok=6 changed=0"));
     assert!(again.stdout.contains("nothing was changed"));
     let quiet = sb.run(&["-q", "plan", "--profile", profile.to_str().unwrap()]);
     assert_eq!(

@@ -95,13 +95,29 @@ fn run_step(step: &dyn Step, ctx: &Context, mode: Mode, reporter: &mut dyn Repor
         Mode::Plan => Status::Pending,
         Mode::Check => Status::Drift,
         Mode::Apply => {
-            if let Err(e) = step.apply(ctx, &plan).and_then(|()| step.verify(ctx)) {
-                return Outcome {
-                    changes,
-                    ..failed(e)
+            let done = step.apply(ctx, &plan).and_then(|extra| {
+                let more = Plan {
+                    changes: extra,
+                    ..Plan::default()
                 };
+                report_plan(reporter, step.name(), &more);
+                step.verify(ctx).map(|()| more.changes.len())
+            });
+            match done {
+                Ok(extra) => {
+                    return Outcome {
+                        status: Status::Changed,
+                        changes: changes + extra,
+                        reason: None,
+                    };
+                }
+                Err(e) => {
+                    return Outcome {
+                        changes,
+                        ..failed(e)
+                    };
+                }
             }
-            Status::Changed
         }
     };
     Outcome {

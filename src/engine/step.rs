@@ -1,6 +1,6 @@
 //! The step contract: observe + plan, apply, verify.
 
-use super::change::Plan;
+use super::change::{Action, Change, Plan};
 use crate::host::{Host, HostError};
 use crate::profile::Profile;
 
@@ -12,6 +12,9 @@ pub struct Context<'a> {
     pub profile: &'a Profile,
     /// This node's address, resolved once from the profile's address source.
     pub address: std::net::IpAddr,
+    /// What the run does: steps may judge a finding a warning in plan and check, and an
+    /// error in apply (when nothing later can fix it).
+    pub mode: super::Mode,
 }
 
 /// Why a step failed.
@@ -37,21 +40,43 @@ pub trait Step {
     /// profile. A converged node yields an empty plan.
     fn plan(&self, ctx: &Context) -> Result<Plan, StepError>;
 
-    /// Carries out a plan made by [`Step::plan`]. The default applies each change in order.
-    fn apply(&self, ctx: &Context, plan: &Plan) -> Result<(), StepError> {
+    /// Carries out a plan made by [`Step::plan`]. The default applies each change in order;
+    /// at an [`Action::Replan`] it plans again and carries out that plan too. Returns the
+    /// changes made beyond the given plan (found by re-planning), so they are reported.
+    fn apply(&self, ctx: &Context, plan: &Plan) -> Result<Vec<Change>, StepError> {
         for change in &plan.changes {
+            if matches!(change.action, Action::Replan) {
+                let next = self.plan(ctx)?;
+                if next
+                    .changes
+                    .iter()
+                    .any(|c| matches!(c.action, Action::Replan))
+                {
+                    return Err(StepError::Blocked(format!(
+                        "cannot plan `{}` even after the earlier changes were made",
+                        change.summary
+                    )));
+                }
+                self.apply(ctx, &next)?;
+                return Ok(next.changes);
+            }
             change.apply(ctx.host, self.name())?;
         }
-        Ok(())
+        Ok(Vec::new())
     }
 
     /// Confirms the node now matches. The default observes again and requires an empty plan.
     fn verify(&self, ctx: &Context) -> Result<(), StepError> {
-        let again = self.plan(ctx)?;
-        if again.changes.is_empty() {
-            return Ok(());
-        }
-        let pending: Vec<&str> = again.changes.iter().map(|c| c.summary.as_str()).collect();
-        Err(StepError::Verify(pending.join("; ")))
+        expect_converged(self, ctx)
     }
+}
+
+/// Observes again and fails naming what still differs: the core of every verify.
+pub fn expect_converged<S: Step + ?Sized>(step: &S, ctx: &Context) -> Result<(), StepError> {
+    let again = step.plan(ctx)?;
+    if again.changes.is_empty() {
+        return Ok(());
+    }
+    let pending: Vec<&str> = again.changes.iter().map(|c| c.summary.as_str()).collect();
+    Err(StepError::Verify(pending.join("; ")))
 }

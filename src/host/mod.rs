@@ -129,6 +129,26 @@ impl Host {
         Ok(output)
     }
 
+    /// Polls `ready` every `interval` until it returns true or `timeout` has passed; returns
+    /// whether it became ready. For waits on services the agent just (re)started.
+    pub fn wait_until(
+        &self,
+        timeout: Duration,
+        interval: Duration,
+        mut ready: impl FnMut() -> bool,
+    ) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if ready() {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(interval);
+        }
+    }
+
     /// Runs a program that changes the node: journaled, and a non-zero exit is an error.
     pub fn run_change(&self, step: &str, command: &Command) -> Result<Output, HostError> {
         let line = self.redact(&command.display());

@@ -46,3 +46,38 @@ impl CgroupDriver {
         }
     }
 }
+
+/// The pause image kubeadm uses for a Kubernetes version, when kubeadm itself cannot be
+/// asked (`kubeadm config images list`): 1.26-1.30 `3.9`, 1.31-1.34 `3.10`, 1.35 and
+/// later `3.10.1`, older `3.8`.
+pub fn default_pause_image(version: KubeVersion, repository: &str) -> String {
+    let tag = match (version.major, version.minor) {
+        (1, 0..=25) => "3.8",
+        (1, 26..=30) => "3.9",
+        (1, 31..=34) => "3.10",
+        _ => "3.10.1",
+    };
+    format!("{}/pause:{tag}", repository.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pause_tags_per_minor() {
+        let v = |s: &str| s.parse::<KubeVersion>().unwrap();
+        assert_eq!(
+            default_pause_image(v("1.30.9"), "registry.k8s.io"),
+            "registry.k8s.io/pause:3.9"
+        );
+        assert_eq!(
+            default_pause_image(v("1.31.4"), "registry.k8s.io/"),
+            "registry.k8s.io/pause:3.10"
+        );
+        assert_eq!(
+            default_pause_image(v("1.35.2"), "mirror.local/k8s"),
+            "mirror.local/k8s/pause:3.10.1"
+        );
+    }
+}

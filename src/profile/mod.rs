@@ -1,6 +1,7 @@
 //! The declarative profile (TOML): types with defaults, loading, and validation whose errors
 //! name file, line, column, key, expectation and fix.
 
+pub mod containerd;
 pub mod diagnostic;
 pub mod hosts;
 pub mod kernel;
@@ -36,6 +37,9 @@ pub struct Profile {
     /// `[swap]`: swap policy.
     #[serde(default)]
     pub swap: swap::Swap,
+    /// `[containerd]`: runtime install and configuration.
+    #[serde(default)]
+    pub containerd: containerd::Containerd,
     /// `[kubernetes]`: release and shared cluster settings; absent for node prep only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes: Option<kubernetes::Kubernetes>,

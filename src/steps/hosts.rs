@@ -58,7 +58,9 @@ impl Step for HostsStep {
         )
         .map_err(|e| StepError::Blocked(format!("{HOSTS_FILE} {e}")))?;
         let mut plan = Plan::default();
-        for (line, name) in &edit.removed {
+        let mut removed = edit.removed.clone();
+        removed.dedup();
+        for (line, name) in &removed {
             plan.info(format!("remove `{name}` from {HOSTS_FILE} line {line}"));
         }
         for c in &edit.conflicts {

@@ -1,6 +1,8 @@
 //! The steps, one file each, each owning one piece of the node. Order matters: modules
 //! before sysctl (bridge keys appear only once br_netfilter is loaded).
 
+pub mod cgroup;
+pub mod containerd;
 pub mod hosts;
 pub mod modules;
 pub mod swap;
@@ -15,6 +17,8 @@ pub fn all() -> Vec<Box<dyn Step>> {
         Box::new(modules::ModulesStep),
         Box::new(sysctl::SysctlStep),
         Box::new(swap::SwapStep),
+        Box::new(containerd::ContainerdStep),
+        Box::new(cgroup::CgroupStep),
     ]
 }
 

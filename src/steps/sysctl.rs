@@ -123,7 +123,7 @@ impl Step for SysctlStep {
         Ok(plan)
     }
 
-    fn apply(&self, ctx: &Context, plan: &Plan) -> Result<(), StepError> {
+    fn apply(&self, ctx: &Context, plan: &Plan) -> Result<Vec<Change>, StepError> {
         for change in &plan.changes {
             if let crate::engine::Action::SetKernelParam { path, .. } = &change.action
                 && !ctx.host.exists(path)
@@ -135,6 +135,6 @@ impl Step for SysctlStep {
             }
             change.apply(ctx.host, self.name())?;
         }
-        Ok(())
+        Ok(Vec::new())
     }
 }

@@ -103,6 +103,10 @@ impl Sandbox {
         sandbox.write("/proc/sys/net/ipv4/ip_forward", "0\n");
         sandbox.write("/proc/sys/kernel/osrelease", "6.1.0-test-amd64\n");
         sandbox.mkdir("/sys/module/overlay");
+        sandbox.write(
+            "/sys/fs/cgroup/cgroup.controllers",
+            "cpuset cpu io memory pids\n",
+        );
         sandbox.mkdir("/run/systemd/system");
         sandbox.write(
             "/.standin/swap-units",
@@ -157,6 +161,10 @@ impl Sandbox {
             .env("STANDIN_LOG", &self.log)
             .env("STANDIN_FAIL", &self.fail)
             .env("STANDIN_KILL", &self.kill)
+            .env(
+                "STANDIN_FIXTURES",
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
+            )
             .env_remove("RUST_LOG");
         command
     }
@@ -191,6 +199,24 @@ impl Sandbox {
         text.lines()
             .filter(|l| !l.starts_with("ip "))
             .map(str::to_string)
+            .collect()
+    }
+
+    /// The recorded calls that change the node (read-only queries left out), then clears
+    /// the record.
+    pub fn take_changing_calls(&self) -> Vec<String> {
+        const READ_ONLY: [&str; 7] = [
+            "systemctl list-units",
+            "systemctl is-",
+            "containerd --version",
+            "containerd config default",
+            "containerd --config",
+            "ctr ",
+            "kubeadm config images",
+        ];
+        self.take_calls()
+            .into_iter()
+            .filter(|c| !READ_ONLY.iter().any(|r| c.starts_with(r)))
             .collect()
     }
 

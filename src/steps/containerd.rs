@@ -1,0 +1,314 @@
+//! Step `containerd`: the container runtime installed (apt, when missing), configured for
+//! kubeadm (runc `SystemdCgroup`, the pause image kubeadm expects, CRI enabled, CNI plugin
+//! directory, optional registry mirrors), crictl pointed at it, and the service restarted only
+//! when its configuration changed, enabled at boot, and verified answering with the
+//! configuration we wrote. Touches the config file, `certs.d/*/hosts.toml`, /etc/crictl.yaml.
+
+use std::time::Duration;
+
+use crate::engine::step::expect_converged;
+use crate::engine::{Change, Context, Plan, Step, StepError};
+use crate::formats::containerd_config::{self, ConfigError, Desired, RuntimeFacts};
+use crate::formats::{crictl, registry_hosts};
+use crate::host::{Command, Host, HostError, Mode};
+use crate::profile::containerd::{CERTS_DIR, Install};
+use crate::profile::kubernetes::{self, CgroupDriver};
+
+/// The crictl configuration file.
+pub const CRICTL_FILE: &str = "/etc/crictl.yaml";
+/// How long to wait for the socket to answer after a restart.
+const SOCKET_WAIT: Duration = Duration::from_secs(30);
+
+/// The `containerd` step.
+pub struct ContainerdStep;
+
+/// The installed containerd version (`1.6.20`, `2.1.4`), or `None` when it is not installed.
+pub fn installed_version(host: &Host) -> Result<Option<String>, HostError> {
+    let output = match host.run(&Command::new("containerd").arg("--version")) {
+        Ok(output) => output,
+        Err(HostError::Run(crate::host::RunError::NotFound { .. })) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if output.code == Some(127) {
+        return Ok(None);
+    }
+    // "containerd github.com/containerd/containerd 1.6.20~ds1 ..." or "... /v2 v2.0.0 <sha>"
+    Ok(output.stdout.split_whitespace().nth(2).map(|v| {
+        v.trim_start_matches('v')
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .next()
+            .unwrap_or(v)
+            .to_string()
+    }))
+}
+
+/// The pause image kubeadm will expect: asked from kubeadm when it is installed, else the
+/// documented default for the version. `None` without a `[kubernetes]` section.
+fn kubeadm_pause_image(ctx: &Context, plan: &mut Plan) -> Result<Option<String>, HostError> {
+    let Some(k8s) = &ctx.profile.kubernetes else {
+        return Ok(None);
+    };
+    let fallback = kubernetes::default_pause_image(k8s.version, &k8s.image_repository);
+    let command = Command::new("kubeadm").args([
+        "config",
+        "images",
+        "list",
+        "--kubernetes-version",
+        &format!("v{}", k8s.version),
+        "--image-repository",
+        &k8s.image_repository,
+    ]);
+    match ctx.host.run(&command) {
+        Ok(out) if out.success() => Ok(Some(
+            out.stdout
+                .lines()
+                .map(str::trim)
+                .find(|l| l.contains("/pause:"))
+                .map_or(fallback, str::to_string),
+        )),
+        Ok(out) => {
+            plan.warn(format!(
+                "`{}` failed ({}); using the documented pause image {fallback}",
+                command.display(),
+                out.tail(1)
+            ));
+            Ok(Some(fallback))
+        }
+        Err(HostError::Run(crate::host::RunError::NotFound { .. })) => Ok(Some(fallback)),
+        Err(e) => Err(e),
+    }
+}
+
+/// What the profile wants in containerd's config.
+fn desired(ctx: &Context, plan: &mut Plan) -> Result<Desired, HostError> {
+    let cfg = &ctx.profile.containerd;
+    let driver = ctx
+        .profile
+        .kubernetes
+        .as_ref()
+        .map(|k| k.cgroup_driver)
+        .unwrap_or_default();
+    let sandbox_image = match &cfg.sandbox_image {
+        Some(image) => Some(image.clone()),
+        None => kubeadm_pause_image(ctx, plan)?,
+    };
+    if sandbox_image.is_none() {
+        plan.info("no [kubernetes] version and no containerd.sandbox_image: the sandbox image is left as configured");
+    }
+    Ok(Desired {
+        systemd_cgroup: driver == CgroupDriver::Systemd,
+        sandbox_image,
+        cni_bin_dir: cfg.cni_bin_dir.clone(),
+        registry_config_path: (!cfg.mirrors.is_empty()).then(|| CERTS_DIR.to_string()),
+    })
+}
+
+fn config_error(path: &str, e: ConfigError) -> StepError {
+    let location = match &e {
+        ConfigError::Syntax { line, column, .. } => format!("{path}:{line}:{column}"),
+        _ => path.to_string(),
+    };
+    StepError::Blocked(format!(
+        "cannot edit {location}: {e}. The file was left untouched."
+    ))
+}
+
+/// `containerd config default`, the base for a missing or CRI-disabling config.
+fn default_config(host: &Host) -> Result<String, StepError> {
+    let output = host.run(&Command::new("containerd").args(["config", "default"]))?;
+    if !output.success() {
+        return Err(StepError::Blocked(format!(
+            "`containerd config default` failed: {}",
+            output.tail(3)
+        )));
+    }
+    Ok(output.stdout)
+}
+
+fn unit_state(host: &Host, query: &str) -> Result<String, HostError> {
+    let out = host.run(&Command::new("systemctl").args([query, "containerd"]))?;
+    Ok(out.stdout.trim().to_string())
+}
+
+fn plan_install(ctx: &Context) -> Result<Plan, StepError> {
+    let cfg = &ctx.profile.containerd;
+    if cfg.install == Install::None {
+        return Err(StepError::Blocked(
+            "containerd is not installed (no `containerd` on PATH) and containerd.install = \"none\"; install it in the image, or set containerd.install = \"package\"".into(),
+        ));
+    }
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args.iter().copied())
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .timeout(Duration::from_secs(900))
+    };
+    let mut plan = Plan::default();
+    plan.push(Change::run("refresh apt package lists", apt(&["update"])));
+    plan.push(Change::run(
+        format!("install containerd (apt package {})", cfg.package),
+        apt(&["install", "-y", "--no-install-recommends", &cfg.package]),
+    ));
+    plan.push(Change::replan(format!(
+        "configure containerd in {} (diff shown once installed: generated from `containerd config default`)",
+        cfg.config_path
+    )));
+    Ok(plan)
+}
+
+impl Step for ContainerdStep {
+    fn name(&self) -> &'static str {
+        "containerd"
+    }
+
+    fn plan(&self, ctx: &Context) -> Result<Plan, StepError> {
+        let host = ctx.host;
+        let cfg = &ctx.profile.containerd;
+        if installed_version(host)?.is_none() {
+            return plan_install(ctx);
+        }
+        let mut plan = Plan::default();
+        let want = desired(ctx, &mut plan)?;
+        let old = host.read(&cfg.config_path)?;
+        let base = match &old {
+            Some(text) if !containerd_config::is_cri_disabled_stub(text) => text.clone(),
+            Some(_) => {
+                plan.info(format!(
+                    "{} only disables the CRI plugin (a Docker-style stub): it is replaced by `containerd config default`, edited",
+                    cfg.config_path
+                ));
+                default_config(host)?
+            }
+            None => default_config(host)?,
+        };
+        let new =
+            containerd_config::edit(&base, &want).map_err(|e| config_error(&cfg.config_path, e))?;
+        let mut restart = false;
+        if old.as_deref() != Some(new.as_str()) {
+            let mut change =
+                Change::file(&cfg.config_path, old.as_deref(), new, Mode::KeepOr(0o644));
+            change.summary = format!("{} (kubelet and kubeadm settings)", change.summary);
+            plan.push(change);
+            restart = true;
+        }
+        for (registry, mirrors) in &cfg.mirrors {
+            let path = format!("{CERTS_DIR}/{registry}/hosts.toml");
+            let old = host.read(&path)?;
+            let new = registry_hosts::render(registry, mirrors);
+            if old.as_deref() != Some(new.as_str()) {
+                plan.push(Change::file(
+                    &path,
+                    old.as_deref(),
+                    new,
+                    Mode::KeepOr(0o644),
+                ));
+                restart = true;
+            }
+        }
+        let old = host.read(CRICTL_FILE)?;
+        let new = crictl::edit(old.as_deref(), &format!("unix://{}", cfg.socket));
+        if old.as_deref() != Some(new.as_str()) {
+            plan.push(Change::file(
+                CRICTL_FILE,
+                old.as_deref(),
+                new,
+                Mode::KeepOr(0o644),
+            ));
+        }
+        if !host.is_dir("/run/systemd/system") {
+            plan.warn("systemd is not running here: containerd is configured but not restarted or enabled by bootstrap");
+            return Ok(plan);
+        }
+        let systemctl = |verb: &str| Command::new("systemctl").args([verb, "containerd"]);
+        if restart {
+            plan.push(Change::run(
+                "restart containerd (its configuration changed)",
+                systemctl("restart"),
+            ));
+        } else if unit_state(host, "is-active")? != "active" {
+            plan.push(Change::run("start containerd", systemctl("start")));
+        }
+        if unit_state(host, "is-enabled")? != "enabled" {
+            plan.push(Change::run(
+                "enable containerd at boot",
+                systemctl("enable"),
+            ));
+        }
+        Ok(plan)
+    }
+
+    fn verify(&self, ctx: &Context) -> Result<(), StepError> {
+        expect_converged(self, ctx)?;
+        let host = ctx.host;
+        let cfg = &ctx.profile.containerd;
+        if host.is_dir("/run/systemd/system") {
+            let ping = Command::new("ctr").args(["--address", &cfg.socket, "version"]);
+            let mut last = String::new();
+            let up = host.wait_until(SOCKET_WAIT, Duration::from_millis(500), || {
+                match host.run(&ping) {
+                    Ok(out) if out.success() => true,
+                    Ok(out) => {
+                        last = out.tail(2);
+                        false
+                    }
+                    Err(e) => {
+                        last = e.to_string();
+                        false
+                    }
+                }
+            });
+            if !up {
+                return Err(StepError::Verify(format!(
+                    "containerd does not answer on {} ({last}); see `journalctl -u containerd`",
+                    cfg.socket
+                )));
+            }
+        }
+        let dump = host.run(&Command::new("containerd").args([
+            "--config",
+            &cfg.config_path,
+            "config",
+            "dump",
+        ]))?;
+        if !dump.success() {
+            return Err(StepError::Verify(format!(
+                "`containerd config dump` failed: {}",
+                dump.tail(3)
+            )));
+        }
+        let facts = containerd_config::facts(&dump.stdout)
+            .map_err(|e| StepError::Verify(format!("cannot read `containerd config dump`: {e}")))?;
+        let mut plan = Plan::default();
+        let want = desired(ctx, &mut plan)?;
+        check_effective(&facts, &want).map_err(StepError::Verify)
+    }
+}
+
+/// Compares the runtime's effective configuration with what was written.
+pub fn check_effective(facts: &RuntimeFacts, want: &Desired) -> Result<(), String> {
+    let mut problems = Vec::new();
+    if facts.systemd_cgroup.unwrap_or(false) != want.systemd_cgroup {
+        problems.push(format!(
+            "runc SystemdCgroup is {:?}, expected {}",
+            facts.systemd_cgroup, want.systemd_cgroup
+        ));
+    }
+    if let Some(image) = &want.sandbox_image
+        && facts.sandbox_image.as_ref() != Some(image)
+    {
+        problems.push(format!(
+            "sandbox image is {:?}, expected {image}",
+            facts.sandbox_image
+        ));
+    }
+    if !facts.cri_disabled.is_empty() {
+        problems.push(format!("CRI is disabled by {:?}", facts.cri_disabled));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "containerd's effective configuration (`containerd config dump`) differs from what was written: {}; a drop-in under `imports` may override it",
+        problems.join("; ")
+    ))
+}
