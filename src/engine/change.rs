@@ -82,6 +82,22 @@ impl Plan {
         self.changes.push(change);
     }
 
+    /// Adds a whole-file change (shown as a diff) when `new` differs from `old` (`None`: the
+    /// file does not exist); returns the change so its summary can be refined.
+    pub fn update_file(
+        &mut self,
+        path: &str,
+        old: Option<&str>,
+        new: String,
+        mode: Mode,
+    ) -> Option<&mut Change> {
+        if old == Some(new.as_str()) {
+            return None;
+        }
+        self.changes.push(Change::file(path, old, new, mode));
+        self.changes.last_mut()
+    }
+
     /// Adds a warning.
     pub fn warn(&mut self, text: impl Into<String>) {
         self.notes.push(Note::Warning(text.into()));

@@ -244,26 +244,39 @@ fn check_containerd(profile: &Profile, out: &mut Vec<Diagnostic>) {
         }
     }
     let valid_package = c.package.len() > 1
-        && c.package.starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+        && c.package
+            .starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
         && c.package
             .chars()
             .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "+-.".contains(ch));
     if !valid_package {
         out.push(
-            Diagnostic::at(at("package"), format!("invalid package name `{}`", c.package))
-                .expected("a Debian package name such as containerd or containerd.io"),
+            Diagnostic::at(
+                at("package"),
+                format!("invalid package name `{}`", c.package),
+            )
+            .expected("a Debian package name such as containerd or containerd.io"),
         );
     }
     if let Some(image) = &c.sandbox_image
         && (image.is_empty() || image.contains(char::is_whitespace) || !image.contains([':', '@']))
     {
         out.push(
-            Diagnostic::at(at("sandbox_image"), format!("invalid image reference `{image}`"))
-                .expected("an image with a tag or digest, such as registry.k8s.io/pause:3.10"),
+            Diagnostic::at(
+                at("sandbox_image"),
+                format!("invalid image reference `{image}`"),
+            )
+            .expected("an image with a tag or digest, such as registry.k8s.io/pause:3.10"),
         );
     }
     for (registry, mirrors) in &c.mirrors {
-        let path = || vec![Seg::Key("containerd".into()), Seg::Key("mirrors".into()), Seg::Key(registry.clone())];
+        let path = || {
+            vec![
+                Seg::Key("containerd".into()),
+                Seg::Key("mirrors".into()),
+                Seg::Key(registry.clone()),
+            ]
+        };
         if registry.is_empty() || registry.contains(['/', ' ']) {
             out.push(
                 Diagnostic::at(path(), format!("invalid registry name `{registry}`"))

@@ -4,29 +4,23 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_with::{DeserializeFromStr, SerializeDisplay};
 
 /// Separates the found value from the expectation in messages, so diagnostics can split them.
 pub const EXPECTED_SEP: &str = "; expected ";
 
 /// An IP address written as a string in the profile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, DeserializeFromStr, SerializeDisplay)]
 pub struct Ip(pub IpAddr);
 
-impl<'de> Deserialize<'de> for Ip {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
+impl FromStr for Ip {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
         text.trim().parse().map(Ip).map_err(|_| {
-            serde::de::Error::custom(format!(
+            format!(
                 "invalid IP address `{text}`{EXPECTED_SEP}an IPv4 or IPv6 address such as 192.168.33.13"
-            ))
+            )
         })
-    }
-}
-
-impl Serialize for Ip {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
     }
 }
 
@@ -37,7 +31,7 @@ impl fmt::Display for Ip {
 }
 
 /// An IP network in CIDR notation, such as `10.244.0.0/16`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, DeserializeFromStr, SerializeDisplay)]
 pub struct Cidr {
     /// The network address.
     pub address: IpAddr,
@@ -88,22 +82,10 @@ impl fmt::Display for Cidr {
     }
 }
 
-impl<'de> Deserialize<'de> for Cidr {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-impl Serialize for Cidr {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
 /// A Kubernetes release version `MAJOR.MINOR.PATCH` (a leading `v` is accepted).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, DeserializeFromStr, SerializeDisplay,
+)]
 pub struct KubeVersion {
     /// Major version (1).
     pub major: u32,
@@ -150,20 +132,6 @@ impl FromStr for KubeVersion {
 impl fmt::Display for KubeVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
-    }
-}
-
-impl<'de> Deserialize<'de> for KubeVersion {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-impl Serialize for KubeVersion {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
     }
 }
 

@@ -184,37 +184,23 @@ impl Step for ContainerdStep {
         let new =
             containerd_config::edit(&base, &want).map_err(|e| config_error(&cfg.config_path, e))?;
         let mut restart = false;
-        if old.as_deref() != Some(new.as_str()) {
-            let mut change =
-                Change::file(&cfg.config_path, old.as_deref(), new, Mode::KeepOr(0o644));
+        if let Some(change) =
+            plan.update_file(&cfg.config_path, old.as_deref(), new, Mode::KeepOr(0o644))
+        {
             change.summary = format!("{} (kubelet and kubeadm settings)", change.summary);
-            plan.push(change);
             restart = true;
         }
         for (registry, mirrors) in &cfg.mirrors {
             let path = format!("{CERTS_DIR}/{registry}/hosts.toml");
             let old = host.read(&path)?;
             let new = registry_hosts::render(registry, mirrors);
-            if old.as_deref() != Some(new.as_str()) {
-                plan.push(Change::file(
-                    &path,
-                    old.as_deref(),
-                    new,
-                    Mode::KeepOr(0o644),
-                ));
-                restart = true;
-            }
+            restart |= plan
+                .update_file(&path, old.as_deref(), new, Mode::KeepOr(0o644))
+                .is_some();
         }
         let old = host.read(CRICTL_FILE)?;
         let new = crictl::edit(old.as_deref(), &format!("unix://{}", cfg.socket));
-        if old.as_deref() != Some(new.as_str()) {
-            plan.push(Change::file(
-                CRICTL_FILE,
-                old.as_deref(),
-                new,
-                Mode::KeepOr(0o644),
-            ));
-        }
+        plan.update_file(CRICTL_FILE, old.as_deref(), new, Mode::KeepOr(0o644));
         if !host.is_dir("/run/systemd/system") {
             plan.warn("systemd is not running here: containerd is configured but not restarted or enabled by bootstrap");
             return Ok(plan);

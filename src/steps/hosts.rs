@@ -1,7 +1,7 @@
 //! Step `hosts`: a marked block in /etc/hosts with the profile's entries and this node's
 //! name, and listed names taken off the lines outside it. Touches only `/etc/hosts`.
 
-use crate::engine::{Change, Context, Plan, Step, StepError};
+use crate::engine::{Context, Plan, Step, StepError};
 use crate::formats::hosts::{self, Entry};
 use crate::host::Mode;
 
@@ -69,14 +69,7 @@ impl Step for HostsStep {
                 c.line, c.name, c.address, c.name
             ));
         }
-        if old.as_deref() != Some(edit.text.as_str()) {
-            plan.push(Change::file(
-                HOSTS_FILE,
-                old.as_deref(),
-                edit.text,
-                Mode::KeepOr(0o644),
-            ));
-        }
+        plan.update_file(HOSTS_FILE, old.as_deref(), edit.text, Mode::KeepOr(0o644));
         Ok(plan)
     }
 }

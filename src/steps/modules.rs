@@ -56,14 +56,7 @@ impl Step for ModulesStep {
         }
         let old = ctx.host.read(MODULES_FILE)?;
         let new = modules_load::render(HEADER, wanted);
-        if old.as_deref() != Some(new.as_str()) {
-            plan.push(Change::file(
-                MODULES_FILE,
-                old.as_deref(),
-                new,
-                Mode::KeepOr(0o644),
-            ));
-        }
+        plan.update_file(MODULES_FILE, old.as_deref(), new, Mode::KeepOr(0o644));
         let loaded = loaded_modules(ctx.host)?;
         for module in wanted {
             if !loaded.contains(&canonical_name(module)) {

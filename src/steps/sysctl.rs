@@ -98,14 +98,7 @@ impl Step for SysctlStep {
         let mut plan = Plan::default();
         let old = ctx.host.read(SYSCTL_FILE)?;
         let new = sysctl_conf::render(HEADER, wanted);
-        if old.as_deref() != Some(new.as_str()) {
-            plan.push(Change::file(
-                SYSCTL_FILE,
-                old.as_deref(),
-                new,
-                Mode::KeepOr(0o644),
-            ));
-        }
+        plan.update_file(SYSCTL_FILE, old.as_deref(), new, Mode::KeepOr(0o644));
         for (key, value) in wanted {
             let path = format!("/proc/sys/{}", proc_path(key));
             let live = ctx.host.read(&path)?;
