@@ -1,0 +1,47 @@
+# Boot 1, after cloud-init ran `bootstrap apply`: scenarios first-boot, idempotent, bad-profile.
+. /mnt/share/checks.sh
+
+first_boot() {
+    check "cloud-init status: done" sh -c 'cloud-init status | grep -q "status: done"'
+    check "a swap file was active before bootstrap ran" grep -q '^/swapfile' /var/log/swaps-before-bootstrap
+    check "first apply succeeded" test "$(summary /var/log/bootstrap/first-boot.json exit_code)" = 0
+    check "first apply changed the prep steps" test "$(summary /var/log/bootstrap/first-boot.json changed)" -ge 5
+    prep_holds
+    check "fstab swap line commented out" grep -q '^# disabled by bootstrap (swap off): /swapfile none swap sw 0 0' /etc/fstab
+    check "hosts block has the profile's entries" grep -q '^192.168.33.13 master$' /etc/hosts
+    check "hosts block has this node" grep -q '^10.0.2.15 worker-1$' /etc/hosts
+    check "modules persisted for boot" grep -q '^br_netfilter$' /etc/modules-load.d/bootstrap.conf
+    check "cgroup v2 detected" sh -c "$bs plan --profile $profile --output json | grep -q 'cgroup v2 (unified); systemd is init'"
+    echo "first apply in VM: $(summary /var/log/bootstrap/first-boot.json duration_ms) ms"
+}
+
+idempotent() {
+    local before after rc
+    before=$(systemctl show -p ActiveEnterTimestampMonotonic --value containerd)
+    $bs apply --profile "$profile" --output json >/var/log/bootstrap/rerun.json
+    rc=$?
+    after=$(systemctl show -p ActiveEnterTimestampMonotonic --value containerd)
+    check "re-run exits 0" test "$rc" = 0
+    check "re-run reports 0 changes" test "$(summary /var/log/bootstrap/rerun.json changes)" = 0
+    check "re-run changed no step" test "$(summary /var/log/bootstrap/rerun.json changed)" = 0
+    check "containerd not restarted" test "$before" = "$after"
+    echo "converged re-run in VM: $(summary /var/log/bootstrap/rerun.json duration_ms) ms"
+}
+
+bad_profile() {
+    local files="/etc/hosts /etc/fstab /etc/sysctl.d/99-bootstrap.conf /etc/modules-load.d/bootstrap.conf /etc/containerd/config.toml /var/lib/bootstrap/journal.jsonl"
+    local sums rc
+    # shellcheck disable=SC2086 # a list of paths
+    sums=$(sha256sum $files)
+    printf '[node]\nname = "Worker_1"\nrole = "master"\n' >/tmp/bad.toml
+    $bs apply --profile /tmp/bad.toml >/tmp/bad.out 2>&1
+    rc=$?
+    check "invalid profile exits 1" test "$rc" = 1
+    check "error names file, line, column and key" grep -q '/tmp/bad.toml:3:8: node.role' /tmp/bad.out
+    # shellcheck disable=SC2086
+    check "no file changed" test "$sums" = "$(sha256sum $files)"
+}
+
+scenario first-boot first_boot
+scenario idempotent idempotent
+scenario bad-profile bad_profile
