@@ -90,3 +90,27 @@ fn version_and_completions() {
         assert!(out.stdout.contains("apply"), "{shell}");
     }
 }
+
+#[test]
+fn the_cloud_init_example_carries_a_valid_profile_and_installs_the_binary() {
+    let sb = Sandbox::new();
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cloud-init/user-data.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.starts_with("#cloud-config\n"));
+    let profile: String = text
+        .lines()
+        .skip_while(|l| !l.trim_end().ends_with("content: |"))
+        .skip(1)
+        .take_while(|l| l.starts_with("      ") || l.is_empty())
+        .map(|l| format!("{}\n", l.get(6..).unwrap_or("")))
+        .collect();
+    let file = sb.profile("cloud-init.toml", &profile);
+    let out = sb.run(&["profile", "validate", file.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{profile}\n{}", out.stderr);
+    assert!(
+        text.contains("# bootstrap-binary"),
+        "the VM tier replaces this line"
+    );
+    assert!(text.contains("bootstrap apply --profile /etc/bootstrap/profile.toml"));
+}
