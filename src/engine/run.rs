@@ -64,66 +64,58 @@ fn report_plan(reporter: &mut dyn Reporter, step: &str, plan: &Plan) {
     }
 }
 
+impl Outcome {
+    fn new(status: Status, changes: usize, reason: Option<String>) -> Self {
+        Outcome {
+            status,
+            changes,
+            reason,
+        }
+    }
+}
+
+/// Applies a plan, reports the changes found by re-planning, and verifies; returns how many
+/// changes were made in all.
+fn apply_and_verify(
+    step: &dyn Step,
+    ctx: &Context,
+    plan: &Plan,
+    reporter: &mut dyn Reporter,
+) -> Result<usize, StepError> {
+    let extra = Plan {
+        changes: step.apply(ctx, plan)?,
+        ..Plan::default()
+    };
+    report_plan(reporter, step.name(), &extra);
+    step.verify(ctx)?;
+    Ok(plan.changes.len() + extra.changes.len())
+}
+
 fn run_step(step: &dyn Step, ctx: &Context, mode: Mode, reporter: &mut dyn Reporter) -> Outcome {
-    let failed = |e: StepError| Outcome {
-        status: Status::Failed,
-        changes: 0,
-        reason: Some(ctx.host.redact(&e.to_string())),
+    let failed = |e: StepError, changes| {
+        Outcome::new(
+            Status::Failed,
+            changes,
+            Some(ctx.host.redact(&e.to_string())),
+        )
     };
     let plan = match step.plan(ctx) {
         Ok(plan) => plan,
-        Err(e) => return failed(e),
+        Err(e) => return failed(e, 0),
     };
-    if let Some(reason) = plan.skipped.clone() {
-        report_plan(reporter, step.name(), &plan);
-        return Outcome {
-            status: Status::Skipped,
-            changes: 0,
-            reason: Some(reason),
-        };
-    }
     report_plan(reporter, step.name(), &plan);
-    let changes = plan.changes.len();
-    if changes == 0 {
-        return Outcome {
-            status: Status::Ok,
-            changes,
-            reason: None,
-        };
+    if let Some(reason) = plan.skipped.clone() {
+        return Outcome::new(Status::Skipped, 0, Some(reason));
     }
-    let status = match mode {
-        Mode::Plan => Status::Pending,
-        Mode::Check => Status::Drift,
-        Mode::Apply => {
-            let done = step.apply(ctx, &plan).and_then(|extra| {
-                let more = Plan {
-                    changes: extra,
-                    ..Plan::default()
-                };
-                report_plan(reporter, step.name(), &more);
-                step.verify(ctx).map(|()| more.changes.len())
-            });
-            match done {
-                Ok(extra) => {
-                    return Outcome {
-                        status: Status::Changed,
-                        changes: changes + extra,
-                        reason: None,
-                    };
-                }
-                Err(e) => {
-                    return Outcome {
-                        changes,
-                        ..failed(e)
-                    };
-                }
-            }
-        }
-    };
-    Outcome {
-        status,
-        changes,
-        reason: None,
+    let changes = plan.changes.len();
+    match (changes, mode) {
+        (0, _) => Outcome::new(Status::Ok, 0, None),
+        (_, Mode::Plan) => Outcome::new(Status::Pending, changes, None),
+        (_, Mode::Check) => Outcome::new(Status::Drift, changes, None),
+        (_, Mode::Apply) => match apply_and_verify(step, ctx, &plan, reporter) {
+            Ok(made) => Outcome::new(Status::Changed, made, None),
+            Err(e) => failed(e, changes),
+        },
     }
 }
 
