@@ -42,6 +42,11 @@ pub enum Action {
     },
     /// Run a program that changes the node.
     Run(Command),
+    /// Work only the step that planned it knows how to do (downloads run in parallel, for
+    /// example): that step's [`super::Step::apply`] carries it out. The engine itself does
+    /// nothing with it, so a step that plans one overrides `apply` (and `verify` would
+    /// catch the omission).
+    Custom(std::sync::Arc<dyn std::any::Any + Send + Sync>),
 }
 
 /// Something a step wants the operator to know that is not a change.
@@ -158,6 +163,15 @@ impl Change {
         }
     }
 
+    /// A change carried out by the planning step itself (see [`Action::Custom`]).
+    pub fn custom(summary: impl Into<String>, work: impl std::any::Any + Send + Sync) -> Self {
+        Change {
+            summary: summary.into(),
+            diff: None,
+            action: Action::Custom(std::sync::Arc::new(work)),
+        }
+    }
+
     /// Carries the change out through the host on behalf of `step`.
     pub fn apply(&self, host: &Host, step: &str) -> Result<(), HostError> {
         match &self.action {
@@ -169,6 +183,7 @@ impl Change {
             Action::SetKernelParam { path, value } => host.write_kernel_param(step, path, value),
             Action::Symlink { path, target } => host.symlink(step, path, target),
             Action::Run(command) => host.run_change(step, command).map(|_| ()),
+            Action::Custom(_) => Ok(()),
         }
     }
 }

@@ -12,6 +12,8 @@ pub struct Context<'a> {
     pub profile: &'a Profile,
     /// This node's address, resolved once from the profile's address source.
     pub address: std::net::IpAddr,
+    /// What `main` read from the process environment (proxy, terminal).
+    pub env: &'a super::Environment,
 }
 
 /// Why a step failed.

@@ -1,7 +1,11 @@
 //! Pure parsers and renderers for the files the agent reads and edits. No I/O here:
 //! every function takes text and returns text or data, so every edit is unit-testable.
 
+pub mod apt_sources;
+pub mod armor;
+pub mod checksums;
 pub mod diff;
+pub mod dpkg_query;
 pub mod fstab;
 pub mod hosts;
 pub mod lines;

@@ -3,6 +3,7 @@
 
 pub mod hosts;
 pub mod modules;
+pub mod packages;
 pub mod swap;
 pub mod sysctl;
 
@@ -15,6 +16,7 @@ pub fn all() -> Vec<Box<dyn Step>> {
         Box::new(modules::ModulesStep),
         Box::new(sysctl::SysctlStep),
         Box::new(swap::SwapStep),
+        Box::new(packages::PackagesStep),
     ]
 }
 

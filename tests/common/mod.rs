@@ -2,6 +2,9 @@
 //! and recording stand-ins for the programs the agent runs, first on PATH.
 #![allow(dead_code)] // each test crate uses a different part of this helper
 
+pub mod release;
+pub mod server;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -158,6 +161,16 @@ impl Sandbox {
             .env("STANDIN_FAIL", &self.fail)
             .env("STANDIN_KILL", &self.kill)
             .env_remove("RUST_LOG");
+        for proxy in [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "NO_PROXY",
+            "no_proxy",
+        ] {
+            command.env_remove(proxy);
+        }
         command
     }
 

@@ -1,0 +1,122 @@
+//! apt sources: the one-line `.list` file this agent owns for pkgs.k8s.io, and finding and
+//! disabling the removed legacy Kubernetes repositories in files it does not own (one-line
+//! `.list` style and deb822 `.sources` stanzas), keeping every other byte.
+
+use super::lines::{content, split_keep_ends};
+
+/// Hosts of the legacy Kubernetes repositories, frozen 2023-09-13 and removed 2024-03-04.
+pub const LEGACY_HOSTS: [&str; 2] = ["apt.kubernetes.io", "packages.cloud.google.com"];
+
+/// Prefix put in front of a legacy line this agent disabled.
+pub const DISABLED_PREFIX: &str =
+    "# disabled by bootstrap (legacy Kubernetes repository, removed 2024-03-04): ";
+
+/// The sources file this agent owns: one `deb` line for the minor's repository.
+pub fn render_list(comment: &str, keyring: &str, repository: &str) -> String {
+    let mut out: String = comment.lines().map(|l| format!("# {l}\n")).collect();
+    out.push_str(&format!("deb [signed-by={keyring}] {repository}/ /\n"));
+    out
+}
+
+fn mentions_legacy(line: &str) -> bool {
+    let body = content(line).trim_start();
+    !body.starts_with('#') && LEGACY_HOSTS.iter().any(|h| body.contains(h))
+}
+
+/// 1-based numbers of the active lines that use a legacy repository. In a deb822 file
+/// (`deb822` true) every line of a stanza whose `URIs` names one counts.
+pub fn legacy_lines(text: &str, deb822: bool) -> Vec<usize> {
+    let lines = split_keep_ends(text);
+    if !deb822 {
+        return (1..=lines.len())
+            .filter(|n| mentions_legacy(lines[n - 1]))
+            .collect();
+    }
+    let mut out = Vec::new();
+    let mut stanza: Vec<usize> = Vec::new();
+    let mut legacy = false;
+    for (i, line) in lines.iter().enumerate() {
+        let blank = content(line).trim().is_empty();
+        if !blank {
+            stanza.push(i + 1);
+            legacy |= mentions_legacy(line);
+        }
+        if blank || i + 1 == lines.len() {
+            if legacy {
+                out.extend(
+                    stanza
+                        .iter()
+                        .filter(|n| !content(lines[*n - 1]).trim_start().starts_with('#')),
+                );
+            }
+            stanza.clear();
+            legacy = false;
+        }
+    }
+    out
+}
+
+/// The file with the given lines commented out (not deleted).
+pub fn disable_lines(text: &str, numbers: &[usize]) -> String {
+    split_keep_ends(text)
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if numbers.contains(&(i + 1)) {
+                format!("{DISABLED_PREFIX}{l}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn owned_file() {
+        assert_eq!(
+            render_list(
+                "Managed by bootstrap.",
+                "/etc/apt/keyrings/k.gpg",
+                "https://pkgs.k8s.io/core:/stable:/v1.31/deb"
+            ),
+            "# Managed by bootstrap.\ndeb [signed-by=/etc/apt/keyrings/k.gpg] https://pkgs.k8s.io/core:/stable:/v1.31/deb/ /\n"
+        );
+    }
+
+    #[test]
+    fn one_line_style() {
+        let text = "deb http://deb.debian.org/debian bookworm main\ndeb https://apt.kubernetes.io/ kubernetes-xenial main\n# deb https://apt.kubernetes.io/ old\n";
+        assert_eq!(legacy_lines(text, false), vec![2]);
+        let out = disable_lines(text, &[2]);
+        assert!(out.starts_with(
+            "deb http://deb.debian.org/debian bookworm main\n# disabled by bootstrap"
+        ));
+        assert!(out.ends_with("kubernetes-xenial main\n# deb https://apt.kubernetes.io/ old\n"));
+        assert!(legacy_lines(&out, false).is_empty());
+    }
+
+    #[test]
+    fn deb822_stanza() {
+        let text = "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n\nTypes: deb\nURIs: https://packages.cloud.google.com/apt\nSuites: kubernetes-xenial\nComponents: main\n";
+        assert_eq!(legacy_lines(text, true), vec![5, 6, 7, 8]);
+        let out = disable_lines(text, &legacy_lines(text, true));
+        assert!(legacy_lines(&out, true).is_empty());
+        assert!(out.starts_with(
+            "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n\n# disabled"
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn disabling_nothing_is_identity(text in "[a-z:/. \n#]{0,200}") {
+            prop_assert_eq!(disable_lines(&text, &[]), text.clone());
+            let out = disable_lines(&text, &legacy_lines(&text, false));
+            prop_assert!(legacy_lines(&out, false).is_empty());
+        }
+    }
+}
