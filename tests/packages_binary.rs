@@ -612,3 +612,60 @@ fn method_none_and_a_profile_without_kubernetes_skip_the_step() {
     assert!(reason(&out).contains("no [kubernetes] section"));
     assert!(sb.take_calls().is_empty());
 }
+
+#[test]
+fn without_a_terminal_each_download_prints_a_line() {
+    let sb = Sandbox::new();
+    let (server, _) = server_with_release();
+    let file = sb.profile("p.toml", &binary_profile(&server, "1.31.4", ""));
+    let out = sb.run(&[
+        "apply",
+        "--only",
+        "packages",
+        "--profile",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    for name in ["kubeadm", "kubelet", "kubectl"] {
+        assert!(
+            out.stderr
+                .lines()
+                .any(|l| l.starts_with(&format!("download {name}: ")) && l.ends_with("sha256 ok")),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(
+        out.stdout.contains("  + install kubeadm 1.31.4"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_packaged_kubeadm_beside_the_managed_one_is_reported_and_counts_for_skew() {
+    let sb = Sandbox::new();
+    let (server, _) = server_with_release();
+    sb.write("/usr/bin/kubeadm", &fake_program("1.29.1"));
+    std::fs::set_permissions(
+        sb.path("/usr/bin/kubeadm"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let out = apply(&sb, &binary_profile(&server, "1.31.4", ""));
+    assert_eq!(out.code, 1);
+    assert!(
+        reason(&out).contains("kubeadm 1.29.1 is installed"),
+        "{}",
+        reason(&out)
+    );
+    let out = apply(&sb, &binary_profile(&server, "1.31.4", "force = true\n"));
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        notes(&out)
+            .iter()
+            .any(|n| n.contains("/usr/bin/kubeadm 1.29.1 is also installed")),
+        "{:?}",
+        notes(&out)
+    );
+}

@@ -4,8 +4,11 @@
 
 use super::lines::{content, split_keep_ends};
 
-/// Hosts of the legacy Kubernetes repositories, frozen 2023-09-13 and removed 2024-03-04.
-pub const LEGACY_HOSTS: [&str; 2] = ["apt.kubernetes.io", "packages.cloud.google.com"];
+/// The legacy Kubernetes repository host, frozen 2023-09-13 and removed 2024-03-04.
+pub const LEGACY_HOST: &str = "apt.kubernetes.io";
+/// The host apt.kubernetes.io redirected to. It also serves other (live) Google
+/// repositories, so only its `kubernetes-*` suites count as legacy.
+pub const LEGACY_GOOGLE_HOST: &str = "packages.cloud.google.com";
 
 /// Prefix put in front of a legacy line this agent disabled.
 pub const DISABLED_PREFIX: &str =
@@ -18,9 +21,14 @@ pub fn render_list(comment: &str, keyring: &str, repository: &str) -> String {
     out
 }
 
-fn mentions_legacy(line: &str) -> bool {
-    let body = content(line).trim_start();
-    !body.starts_with('#') && LEGACY_HOSTS.iter().any(|h| body.contains(h))
+fn is_comment(line: &str) -> bool {
+    content(line).trim_start().starts_with('#')
+}
+
+/// Whether active text (a line, or a stanza's lines) uses the legacy Kubernetes repository.
+fn uses_legacy(text: &str) -> bool {
+    text.contains(LEGACY_HOST)
+        || (text.contains(LEGACY_GOOGLE_HOST) && text.contains("kubernetes-"))
 }
 
 /// 1-based numbers of the active lines that use a legacy repository. In a deb822 file
@@ -29,28 +37,22 @@ pub fn legacy_lines(text: &str, deb822: bool) -> Vec<usize> {
     let lines = split_keep_ends(text);
     if !deb822 {
         return (1..=lines.len())
-            .filter(|n| mentions_legacy(lines[n - 1]))
+            .filter(|n| !is_comment(lines[n - 1]) && uses_legacy(lines[n - 1]))
             .collect();
     }
     let mut out = Vec::new();
     let mut stanza: Vec<usize> = Vec::new();
-    let mut legacy = false;
     for (i, line) in lines.iter().enumerate() {
         let blank = content(line).trim().is_empty();
-        if !blank {
+        if !blank && !is_comment(line) {
             stanza.push(i + 1);
-            legacy |= mentions_legacy(line);
         }
         if blank || i + 1 == lines.len() {
-            if legacy {
-                out.extend(
-                    stanza
-                        .iter()
-                        .filter(|n| !content(lines[*n - 1]).trim_start().starts_with('#')),
-                );
+            let text: String = stanza.iter().map(|n| lines[n - 1]).collect();
+            if uses_legacy(&text) {
+                out.append(&mut stanza);
             }
             stanza.clear();
-            legacy = false;
         }
     }
     out
@@ -92,6 +94,12 @@ mod tests {
     fn one_line_style() {
         let text = "deb http://deb.debian.org/debian bookworm main\ndeb https://apt.kubernetes.io/ kubernetes-xenial main\n# deb https://apt.kubernetes.io/ old\n";
         assert_eq!(legacy_lines(text, false), vec![2]);
+        let google = "deb https://packages.cloud.google.com/apt cloud-sdk main\ndeb https://packages.cloud.google.com/apt kubernetes-xenial main\n";
+        assert_eq!(
+            legacy_lines(google, false),
+            vec![2],
+            "the live cloud-sdk suite stays"
+        );
         let out = disable_lines(text, &[2]);
         assert!(out.starts_with(
             "deb http://deb.debian.org/debian bookworm main\n# disabled by bootstrap"

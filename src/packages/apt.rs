@@ -142,13 +142,14 @@ fn disable_legacy(host: &Host, plan: &mut Plan) -> Result<(), StepError> {
 }
 
 /// Plans the apt install. `installed` receives the Kubernetes versions dpkg reports.
+/// Returns whether kubectl gets installed or replaced.
 pub fn plan(
     host: &Host,
     version: KubeVersion,
     packages: &Packages,
     plan: &mut Plan,
     installed: &mut Vec<(&'static str, KubeVersion)>,
-) -> Result<(), StepError> {
+) -> Result<bool, StepError> {
     let wanted = wanted(version, packages);
     let mut names: Vec<&str> = wanted.iter().map(|w| w.name).collect();
     names.extend(PREREQUISITES);
@@ -265,7 +266,7 @@ pub fn plan(
                 .args(pinned.iter().copied()),
         ));
     }
-    Ok(())
+    Ok(stale.iter().any(|w| w.name == super::tools::KUBECTL.name))
 }
 
 #[cfg(test)]

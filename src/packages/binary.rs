@@ -119,13 +119,15 @@ fn destination(artifact: &Artifact) -> String {
 /// Plans the binary or bundle install: release files the node lacks (installed before
 /// anything else, as one batch), then the kubelet unit and drop-in, the enable link and a
 /// daemon reload. `installed` receives the Kubernetes versions found, for the skew check.
+/// Returns whether kubectl gets installed or replaced.
 pub fn plan(
     host: &Host,
     version: KubeVersion,
     packages: &Packages,
     plan: &mut Plan,
     installed: &mut Vec<(&'static str, KubeVersion)>,
-) -> Result<(), StepError> {
+) -> Result<bool, StepError> {
+    let mut kubectl_changes = false;
     let bundle = match (packages.method, &packages.bundle) {
         (Method::Bundle, Some(path)) => Some(Bundle::open(host, path).map_err(StepError::Blocked)?),
         _ => None,
@@ -146,6 +148,8 @@ pub fn plan(
         if let Some(bundle) = &bundle {
             bundle.digest(&artifact).map_err(StepError::Blocked)?;
         }
+        kubectl_changes |=
+            matches!(&artifact.payload, Payload::Program { tool, .. } if *tool == tools::KUBECTL);
         let was = match probe {
             Some(Probe::Version(v)) => format!(", replacing {v}"),
             Some(Probe::Broken(_)) => ", replacing a broken copy".to_string(),
@@ -162,11 +166,17 @@ pub fn plan(
             Work::Install(artifact),
         ));
     }
-    if host.exists("/usr/bin/kubeadm") && packages.install_dir.trim_end_matches('/') != "/usr/bin" {
-        plan.warn(format!(
-            "/usr/bin/kubeadm exists (a distribution package?); the binaries in {} are the ones this profile manages: remove the package to avoid running the wrong version",
-            packages.install_dir
-        ));
+    if packages.install_dir.trim_end_matches('/') != "/usr/bin" {
+        for tool in tools::KUBERNETES {
+            let path = format!("/usr/bin/{}", tool.name);
+            if let Probe::Version(v) = tools::probe(host, tool, &host.path(&path))? {
+                installed.push((tool.name, v));
+                plan.warn(format!(
+                    "{path} {v} is also installed (a distribution package?); this profile manages {}: remove the package so the wrong version cannot run",
+                    artifacts::program_path(&packages.install_dir, tool.name)
+                ));
+            }
+        }
     }
     let before = plan.changes.len();
     for (path, template) in [
@@ -197,7 +207,7 @@ pub fn plan(
             crate::host::Command::new("systemctl").arg("daemon-reload"),
         ));
     }
-    Ok(())
+    Ok(kubectl_changes)
 }
 
 /// Checks that a staged program reports the version the profile asks for, before it is

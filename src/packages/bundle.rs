@@ -129,20 +129,28 @@ impl Bundle {
         ))
     }
 
-    /// Checks every artifact against the manifest: a directory bundle's files are verified
-    /// where they are, a tarball's are first unpacked to their [`Artifact::staging_path`].
-    /// Nothing is installed.
+    /// Copies (or unpacks) every artifact to its [`Artifact::staging_path`] and checks it
+    /// against the manifest there; the bundle itself is left as it is. Nothing is installed.
     pub fn stage(&self, host: &Host, artifacts: &[Artifact]) -> Result<Vec<Staged>, String> {
         let mut wanted: BTreeMap<String, (PathBuf, String)> = BTreeMap::new();
         for a in artifacts {
-            let target = if self.archive {
-                host.path(&a.staging_path())
-            } else {
-                self.real.join(a.bundle_path())
-            };
+            let target = host.path(&a.staging_path());
             wanted.insert(a.bundle_path(), (target, self.digest(a)?.to_string()));
         }
-        if self.archive {
+        if !self.archive {
+            for (name, (target, _)) in &wanted {
+                let source = self.real.join(name);
+                if let Ok(mut file) = std::fs::File::open(&source) {
+                    unpack(&mut file, target).map_err(|e| {
+                        format!(
+                            "cannot copy {}/{name} to {}: {e}",
+                            self.node_path,
+                            target.display()
+                        )
+                    })?;
+                }
+            }
+        } else {
             for_each_entry(&self.real, |name, reader| {
                 if let Some((target, _)) = wanted.get(name) {
                     unpack(reader, target).map_err(|e| {

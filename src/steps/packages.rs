@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use crate::engine::{Action, Change, Context, Plan, Step, StepError};
 use crate::formats::armor;
 use crate::host::{Command, Mode};
-use crate::packages::artifacts::{Artifact, Payload, program_path};
+use crate::packages::artifacts::{Artifact, program_path};
 use crate::packages::bundle::Bundle;
 use crate::packages::download::{self, Checksum, Downloader, Job};
 use crate::packages::{COMPLETION, STAGING_DIR, Work, apt, binary, skew, tools};
@@ -51,17 +51,6 @@ fn work(change: &Change) -> Option<&Work> {
     }
 }
 
-fn installs_kubectl(change: &Change) -> bool {
-    match work(change) {
-        Some(Work::Install(a)) => {
-            matches!(&a.payload, Payload::Program { tool, .. } if *tool == tools::KUBECTL)
-        }
-        _ => {
-            matches!(&change.action, Action::Run(c) if c.program() == "apt-get" && c.display().contains(" kubectl"))
-        }
-    }
-}
-
 /// The skew check, one note per installed version (not per program).
 fn check_skew(
     installed: &[(&'static str, KubeVersion)],
@@ -84,11 +73,16 @@ fn check_skew(
     Ok(())
 }
 
-/// Plans the completion file: written after a kubectl install, else compared with what the
-/// installed kubectl prints.
-fn plan_completion(ctx: &Context, kubectl: &str, plan: &mut Plan) -> Result<(), StepError> {
+/// Plans the completion file: written after kubectl is installed (`installing`), else
+/// compared with what the installed kubectl prints.
+fn plan_completion(
+    ctx: &Context,
+    kubectl: &str,
+    installing: bool,
+    plan: &mut Plan,
+) -> Result<(), StepError> {
     let summary = format!("write kubectl bash completion to {COMPLETION}");
-    if plan.changes.iter().any(installs_kubectl) {
+    if installing {
         plan.push(Change::custom(
             summary,
             Work::Completion {
@@ -192,9 +186,15 @@ impl PackagesStep {
     }
 
     fn write_completion(&self, ctx: &Context, kubectl: &str) -> Result<(), StepError> {
-        let output = ctx
-            .host
-            .run_change(self.name(), &completion_command(ctx, kubectl))?;
+        let command = completion_command(ctx, kubectl);
+        let output = ctx.host.run(&command)?;
+        if !output.success() {
+            return Err(StepError::Blocked(format!(
+                "`{}` failed after kubectl was installed: {}",
+                command.display(),
+                output.tail(3)
+            )));
+        }
         ctx.host.write_file(
             self.name(),
             COMPLETION,
@@ -220,23 +220,27 @@ impl Step for PackagesStep {
         let version = kubernetes.version;
         let mut plan = Plan::default();
         let mut installed = Vec::new();
-        let kubectl = match packages.method {
+        let (kubectl, installing) = match packages.method {
             Method::None => {
                 return Ok(Plan::skip(
                     "packages.method = \"none\": kubeadm, kubelet and kubectl are expected to be preinstalled",
                 ));
             }
             Method::Apt => {
-                apt::plan(ctx.host, version, packages, &mut plan, &mut installed)?;
-                "/usr/bin/kubectl".to_string()
+                let installing = apt::plan(ctx.host, version, packages, &mut plan, &mut installed)?;
+                ("/usr/bin/kubectl".to_string(), installing)
             }
             Method::Binary | Method::Bundle => {
-                binary::plan(ctx.host, version, packages, &mut plan, &mut installed)?;
-                program_path(&packages.install_dir, tools::KUBECTL.name)
+                let installing =
+                    binary::plan(ctx.host, version, packages, &mut plan, &mut installed)?;
+                (
+                    program_path(&packages.install_dir, tools::KUBECTL.name),
+                    installing,
+                )
             }
         };
         check_skew(&installed, version, packages.force, &mut plan)?;
-        plan_completion(ctx, &kubectl, &mut plan)?;
+        plan_completion(ctx, &kubectl, installing, &mut plan)?;
         Ok(plan)
     }
 
