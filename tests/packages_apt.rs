@@ -75,22 +75,6 @@ fn changing(calls: Vec<String>) -> Vec<String> {
         .collect()
 }
 
-fn reason(out: &Out) -> String {
-    out.events()
-        .into_iter()
-        .find(|e| e["event"] == "step_finished" && e["step"] == "packages")
-        .and_then(|e| e["reason"].as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-fn warnings(out: &Out) -> Vec<String> {
-    out.events()
-        .into_iter()
-        .filter(|e| e["event"] == "note" && e["level"] == "warning")
-        .map(|e| e["message"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
 #[test]
 fn the_seed_node_moves_to_pkgs_k8s_io_and_a_second_apply_runs_no_package_command() {
     let sb = seed_node();
@@ -140,7 +124,7 @@ fn the_seed_node_moves_to_pkgs_k8s_io_and_a_second_apply_runs_no_package_command
         "deb https://packages.cloud.google.com/apt cloud-sdk main\n",
         "a live repository on the same host is kept"
     );
-    let warned = warnings(&out);
+    let warned = out.notes("warning");
     assert!(
         warned
             .iter()
@@ -273,7 +257,8 @@ fn a_downgrade_is_refused_and_forced_with_allow_downgrades() {
     let out = apply(&sb, &profile(&server, "1.31.2", ""));
     assert_eq!(out.code, 1);
     assert!(
-        reason(&out).contains("1.31.4 is installed and the profile asks for 1.31.2, a downgrade")
+        out.reason("packages")
+            .contains("1.31.4 is installed and the profile asks for 1.31.2, a downgrade")
     );
     assert_eq!(changing(sb.take_calls()), Vec::<String>::new());
     sb.assert_unchanged(&before, "a refused downgrade changes nothing");
@@ -294,7 +279,7 @@ fn a_missing_key_stops_before_the_sources_change_and_apt_failures_are_named() {
     let text = profile(&server, "1.29.10", "");
     let out = apply(&sb, &text);
     assert_eq!(out.code, 1);
-    let why = reason(&out);
+    let why = out.reason("packages");
     assert!(
         why.contains(&format!(
             "cannot download Release.key from {}/core:/stable:/v1.29/deb/Release.key: the server answered HTTP 404",
@@ -317,7 +302,7 @@ fn a_missing_key_stops_before_the_sources_change_and_apt_failures_are_named() {
     sb.fail = "apt-get".into();
     let out = apply(&sb, &text);
     assert_eq!(out.code, 1);
-    let why = reason(&out);
+    let why = out.reason("packages");
     assert!(
         why.contains(&format!("`{APT_GET} update` failed with exit code 100")),
         "{why}"
@@ -329,10 +314,11 @@ fn a_missing_key_stops_before_the_sources_change_and_apt_failures_are_named() {
     let out = apply(&sb, &profile(&server, "1.30.1", ""));
     assert_eq!(out.code, 1);
     assert!(
-        reason(&out).contains("the repository signing key from")
-            && reason(&out).contains("is not usable"),
+        out.reason("packages")
+            .contains("the repository signing key from")
+            && out.reason("packages").contains("is not usable"),
         "{}",
-        reason(&out)
+        out.reason("packages")
     );
     assert!(sb.read(SOURCES).contains("/v1.29/deb/"));
 }

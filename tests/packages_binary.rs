@@ -42,24 +42,22 @@ fn kube_path(version: &str, name: &str) -> String {
 }
 
 fn apply(sb: &Sandbox, text: &str) -> Out {
+    apply_with_env(sb, text, &[])
+}
+
+fn apply_with_env(sb: &Sandbox, text: &str, env: &[(&str, &str)]) -> Out {
     let file = sb.profile("p.toml", text);
-    sb.json("apply", &file, &["--only", "packages"])
-}
-
-fn reason(out: &Out) -> String {
-    out.events()
-        .into_iter()
-        .find(|e| e["event"] == "step_finished" && e["step"] == "packages")
-        .and_then(|e| e["reason"].as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-fn notes(out: &Out) -> Vec<String> {
-    out.events()
-        .into_iter()
-        .filter(|e| e["event"] == "note")
-        .map(|e| e["message"].as_str().unwrap_or_default().to_string())
-        .collect()
+    let args = [
+        "apply",
+        "--output",
+        "json",
+        "--only",
+        "packages",
+        "--profile",
+    ];
+    let mut args = args.to_vec();
+    args.push(file.to_str().unwrap());
+    sb.run_with_env(&args, env)
 }
 
 /// Every file under the root whose name marks a partial download.
@@ -218,11 +216,11 @@ fn a_patch_upgrade_replaces_the_binaries_and_a_minor_upgrade_warns() {
     let out = apply(&sb, &binary_profile(&server, "1.32.0", ""));
     assert_eq!(out.code, 0, "{}", out.stdout);
     assert!(
-        notes(&out)
+        out.notes("warning")
             .iter()
             .any(|n| n.contains("from 1.31.5 to 1.32.0, a minor upgrade")),
         "{:?}",
-        notes(&out)
+        out.notes("warning")
     );
     assert_eq!(sb.read("/usr/local/bin/crictl"), fake_program("1.32.0"));
 }
@@ -239,7 +237,7 @@ fn downgrades_and_minor_skips_are_refused_unless_forced() {
     let before = sb.snapshot();
     let out = apply(&sb, &binary_profile(&server, "1.29.3", ""));
     assert_eq!(out.code, 1);
-    let why = reason(&out);
+    let why = out.reason("packages");
     assert!(
         why.contains("kubeadm, kubelet, kubectl 1.31.4 is installed"),
         "{why}"
@@ -251,12 +249,16 @@ fn downgrades_and_minor_skips_are_refused_unless_forced() {
 
     let out = apply(&sb, &binary_profile(&server, "1.29.3", "force = true\n"));
     assert_eq!(out.code, 0, "{}", out.stdout);
-    assert!(notes(&out).iter().any(|n| n.contains("going ahead")));
+    assert!(
+        out.notes("warning")
+            .iter()
+            .any(|n| n.contains("going ahead"))
+    );
     assert_eq!(sb.read("/usr/local/bin/kubeadm"), fake_program("1.29.3"));
 
     let out = apply(&sb, &binary_profile(&server, "1.31.4", ""));
     assert_eq!(out.code, 1);
-    let why = reason(&out);
+    let why = out.reason("packages");
     assert!(why.contains("skips 1.30"), "{why}");
     assert!(why.contains("upgrade to the latest 1.30.x first"), "{why}");
 }
@@ -267,7 +269,7 @@ fn unknown_version_is_a_404_naming_file_and_url() {
     let (server, _) = server_with_release();
     let out = apply(&sb, &binary_profile(&server, "1.31.9", ""));
     assert_eq!(out.code, 1);
-    let why = reason(&out);
+    let why = out.reason("packages");
     let url = format!("{}{}.sha256", server.url(), kube_path("1.31.9", "kubeadm"));
     assert!(
         why.contains(&format!("cannot download kubeadm.sha256 from {url}")),
@@ -302,7 +304,7 @@ fn checksum_mismatch_installs_nothing_and_a_rerun_resumes() {
     let text = binary_profile(&server, "1.31.4", "");
     let out = apply(&sb, &text);
     assert_eq!(out.code, 1);
-    let why = reason(&out);
+    let why = out.reason("packages");
     assert!(
         why.contains(&format!(
             "kubelet from {}{kubelet} does not match its checksum",
@@ -340,7 +342,7 @@ fn truncated_body_is_retried_then_reported() {
     server.fail_always(&kubectl, Fault::Truncate(10));
     let out = apply(&sb, &binary_profile(&server, "1.31.4", ""));
     assert_eq!(out.code, 1);
-    let why = reason(&out);
+    let why = out.reason("packages");
     assert!(
         why.contains(&format!(
             "download of kubectl from {}{kubectl} was cut short",
@@ -399,7 +401,7 @@ fn connection_refused_names_the_url() {
     );
     let out = apply(&sb, &text);
     assert_eq!(out.code, 1);
-    let why = reason(&out);
+    let why = out.reason("packages");
     assert!(
         why.contains(&format!(
             "cannot download kubeadm.sha256 from {url}{}.sha256",
@@ -424,7 +426,7 @@ fn a_mirror_serving_the_wrong_release_is_refused_before_install() {
     );
     let out = apply(&sb, &binary_profile(&server, "1.31.4", ""));
     assert_eq!(out.code, 1);
-    let why = reason(&out);
+    let why = out.reason("packages");
     assert!(
         why.contains("the downloaded kubeadm reports 1.31.3 but the profile asks for 1.31.4"),
         "{why}"
@@ -459,63 +461,36 @@ fn proxies_from_the_profile_and_the_environment_are_honoured() {
     // HTTPS_PROXY from the environment is used, and NO_PROXY exempts the mirror.
     let sb = Sandbox::new();
     let (mirror, _) = server_with_release();
-    let file = sb.profile("p.toml", &binary_profile(&mirror, "1.31.4", ""));
-    let output = sb
-        .command()
-        .args([
-            "apply",
-            "--output",
-            "json",
-            "--only",
-            "packages",
-            "--profile",
-        ])
-        .arg(&file)
-        .env("HTTPS_PROXY", "http://127.0.0.1:9")
-        .env("NO_PROXY", "127.0.0.1")
-        .output()
-        .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stdout)
+    let out = apply_with_env(
+        &sb,
+        &binary_profile(&mirror, "1.31.4", ""),
+        &[
+            ("HTTPS_PROXY", "http://127.0.0.1:9"),
+            ("NO_PROXY", "127.0.0.1"),
+        ],
     );
+    assert_eq!(out.code, 0, "{}", out.stdout);
 }
 
 #[test]
 fn an_unreachable_proxy_from_the_environment_is_used_and_reported() {
     let sb = Sandbox::new();
     let (mirror, _) = server_with_release();
-    let file = sb.profile("p.toml", &binary_profile(&mirror, "1.31.4", ""));
-    let output = sb
-        .command()
-        .args([
-            "apply",
-            "--output",
-            "json",
-            "--only",
-            "packages",
-            "--profile",
-        ])
-        .arg(&file)
-        .env("HTTPS_PROXY", "http://127.0.0.1:9")
-        .output()
-        .unwrap();
-    let out = Out {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
+    let out = apply_with_env(
+        &sb,
+        &binary_profile(&mirror, "1.31.4", ""),
+        &[("HTTPS_PROXY", "http://127.0.0.1:9")],
+    );
     assert_eq!(out.code, 1);
     assert!(
         mirror.take_requests().is_empty(),
         "everything went to the proxy"
     );
     assert!(
-        reason(&out).contains("cannot download kubeadm.sha256"),
+        out.reason("packages")
+            .contains("cannot download kubeadm.sha256"),
         "{}",
-        reason(&out)
+        out.reason("packages")
     );
 }
 
@@ -574,7 +549,10 @@ fn a_bad_bundle_is_refused_with_the_file_named() {
     let sb = Sandbox::new();
     let out = apply(&sb, &bundle_profile("/srv/missing"));
     assert_eq!(out.code, 1);
-    assert!(reason(&out).contains("the bundle /srv/missing (packages.bundle) does not exist"));
+    assert!(
+        out.reason("packages")
+            .contains("the bundle /srv/missing (packages.bundle) does not exist")
+    );
 
     let mut tree = release::tree("1.31.4", "1.31.0", "1.6.2");
     release::write_bundle(&sb.path("/srv/b"), &tree);
@@ -582,7 +560,7 @@ fn a_bad_bundle_is_refused_with_the_file_named() {
     std::fs::write(sb.path(&format!("/srv/b{kubelet}")), "corrupted").unwrap();
     let out = apply(&sb, &bundle_profile("/srv/b"));
     assert_eq!(out.code, 1);
-    let why = reason(&out);
+    let why = out.reason("packages");
     assert!(
         why.contains(&format!("/srv/b{kubelet} does not match SHA256SUMS")),
         "{why}"
@@ -595,9 +573,10 @@ fn a_bad_bundle_is_refused_with_the_file_named() {
     let out = apply(&sb, &bundle_profile("/srv/b"));
     assert_eq!(out.code, 1);
     assert!(
-        reason(&out).contains("has no release/v1.31.4/bin/linux/"),
+        out.reason("packages")
+            .contains("has no release/v1.31.4/bin/linux/"),
         "{}",
-        reason(&out)
+        out.reason("packages")
     );
 }
 
@@ -606,10 +585,13 @@ fn method_none_and_a_profile_without_kubernetes_skip_the_step() {
     let sb = Sandbox::new();
     let out = apply(&sb, &profile("1.31.4", "method = \"none\"\n"));
     assert_eq!(out.status("packages"), "skipped");
-    assert!(reason(&out).contains("expected to be preinstalled"));
+    assert!(
+        out.reason("packages")
+            .contains("expected to be preinstalled")
+    );
     let out = apply(&sb, NODE);
     assert_eq!(out.status("packages"), "skipped");
-    assert!(reason(&out).contains("no [kubernetes] section"));
+    assert!(out.reason("packages").contains("no [kubernetes] section"));
     assert!(sb.take_calls().is_empty());
 }
 
@@ -655,17 +637,18 @@ fn a_packaged_kubeadm_beside_the_managed_one_is_reported_and_counts_for_skew() {
     let out = apply(&sb, &binary_profile(&server, "1.31.4", ""));
     assert_eq!(out.code, 1);
     assert!(
-        reason(&out).contains("kubeadm 1.29.1 is installed"),
+        out.reason("packages")
+            .contains("kubeadm 1.29.1 is installed"),
         "{}",
-        reason(&out)
+        out.reason("packages")
     );
     let out = apply(&sb, &binary_profile(&server, "1.31.4", "force = true\n"));
     assert_eq!(out.code, 0, "{}", out.stdout);
     assert!(
-        notes(&out)
+        out.notes("warning")
             .iter()
             .any(|n| n.contains("/usr/bin/kubeadm 1.29.1 is also installed")),
         "{:?}",
-        notes(&out)
+        out.notes("warning")
     );
 }

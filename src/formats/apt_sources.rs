@@ -2,7 +2,7 @@
 //! disabling the removed legacy Kubernetes repositories in files it does not own (one-line
 //! `.list` style and deb822 `.sources` stanzas), keeping every other byte.
 
-use super::lines::{content, split_keep_ends};
+use super::lines::{content, prefix_lines, split_keep_ends};
 
 /// The legacy Kubernetes repository host, frozen 2023-09-13 and removed 2024-03-04.
 pub const LEGACY_HOST: &str = "apt.kubernetes.io";
@@ -60,17 +60,7 @@ pub fn legacy_lines(text: &str, deb822: bool) -> Vec<usize> {
 
 /// The file with the given lines commented out (not deleted).
 pub fn disable_lines(text: &str, numbers: &[usize]) -> String {
-    split_keep_ends(text)
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            if numbers.contains(&(i + 1)) {
-                format!("{DISABLED_PREFIX}{l}")
-            } else {
-                l.to_string()
-            }
-        })
-        .collect()
+    prefix_lines(text, DISABLED_PREFIX, |n, _| numbers.contains(&n))
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use crate::host::{Command, Host, HostError, Mode};
 use crate::profile::packages::Packages;
 use crate::profile::values::KubeVersion;
 
-use super::Work;
 use super::skew::{self, Move};
+use super::{Observed, Work};
 
 /// The sources file this agent owns.
 pub const SOURCES: &str = "/etc/apt/sources.list.d/kubernetes.list";
@@ -141,15 +141,14 @@ fn disable_legacy(host: &Host, plan: &mut Plan) -> Result<(), StepError> {
     Ok(())
 }
 
-/// Plans the apt install. `installed` receives the Kubernetes versions dpkg reports.
-/// Returns whether kubectl gets installed or replaced.
+/// Plans the apt install; the installed versions are the ones dpkg reports.
 pub fn plan(
     host: &Host,
     version: KubeVersion,
     packages: &Packages,
     plan: &mut Plan,
-    installed: &mut Vec<(&'static str, KubeVersion)>,
-) -> Result<bool, StepError> {
+) -> Result<Observed, StepError> {
+    let mut installed = Vec::new();
     let wanted = wanted(version, packages);
     let mut names: Vec<&str> = wanted.iter().map(|w| w.name).collect();
     names.extend(PREREQUISITES);
@@ -266,7 +265,10 @@ pub fn plan(
                 .args(pinned.iter().copied()),
         ));
     }
-    Ok(stale.iter().any(|w| w.name == super::tools::KUBECTL.name))
+    Ok(Observed {
+        installs_kubectl: stale.iter().any(|w| w.name == super::tools::KUBECTL.name),
+        installed,
+    })
 }
 
 #[cfg(test)]

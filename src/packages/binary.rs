@@ -12,11 +12,11 @@ use crate::host::{Host, HostError, Mode};
 use crate::profile::packages::{Method, Packages};
 use crate::profile::values::KubeVersion;
 
-use super::Work;
 use super::artifacts::{self, Artifact, CNI_BIN_DIR, Payload};
 use super::bundle::Bundle;
 use super::download::file_sha256;
 use super::tools::{self, Probe};
+use super::{Observed, Work};
 
 /// The kubelet unit, as shipped (kubernetes/release templates).
 pub const KUBELET_UNIT_TEMPLATE: &str = include_str!("../../systemd/kubelet.service");
@@ -118,16 +118,14 @@ fn destination(artifact: &Artifact) -> String {
 
 /// Plans the binary or bundle install: release files the node lacks (installed before
 /// anything else, as one batch), then the kubelet unit and drop-in, the enable link and a
-/// daemon reload. `installed` receives the Kubernetes versions found, for the skew check.
-/// Returns whether kubectl gets installed or replaced.
+/// daemon reload. The installed versions are those the programs report.
 pub fn plan(
     host: &Host,
     version: KubeVersion,
     packages: &Packages,
     plan: &mut Plan,
-    installed: &mut Vec<(&'static str, KubeVersion)>,
-) -> Result<bool, StepError> {
-    let mut kubectl_changes = false;
+) -> Result<Observed, StepError> {
+    let mut observed = Observed::default();
     let bundle = match (packages.method, &packages.bundle) {
         (Method::Bundle, Some(path)) => Some(Bundle::open(host, path).map_err(StepError::Blocked)?),
         _ => None,
@@ -137,7 +135,7 @@ pub fn plan(
         if let (Some(Probe::Version(v)), Payload::Program { tool, .. }) =
             (&probe, &artifact.payload)
         {
-            installed.push((tool.name, *v));
+            observed.installed.push((tool.name, *v));
         }
         if let Some(Probe::Broken(why)) = &probe {
             plan.warn(format!("{} is replaced: {why}", destination(&artifact)));
@@ -148,7 +146,7 @@ pub fn plan(
         if let Some(bundle) = &bundle {
             bundle.digest(&artifact).map_err(StepError::Blocked)?;
         }
-        kubectl_changes |=
+        observed.installs_kubectl |=
             matches!(&artifact.payload, Payload::Program { tool, .. } if *tool == tools::KUBECTL);
         let was = match probe {
             Some(Probe::Version(v)) => format!(", replacing {v}"),
@@ -170,7 +168,7 @@ pub fn plan(
         for tool in tools::KUBERNETES {
             let path = format!("/usr/bin/{}", tool.name);
             if let Probe::Version(v) = tools::probe(host, tool, &host.path(&path))? {
-                installed.push((tool.name, v));
+                observed.installed.push((tool.name, v));
                 plan.warn(format!(
                     "{path} {v} is also installed (a distribution package?); this profile manages {}: remove the package so the wrong version cannot run",
                     artifacts::program_path(&packages.install_dir, tool.name)
@@ -207,7 +205,7 @@ pub fn plan(
             crate::host::Command::new("systemctl").arg("daemon-reload"),
         ));
     }
-    Ok(kubectl_changes)
+    Ok(observed)
 }
 
 /// Checks that a staged program reports the version the profile asks for, before it is

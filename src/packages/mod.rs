@@ -38,3 +38,12 @@ pub enum Work {
 
 /// Where kubectl's bash completion goes.
 pub const COMPLETION: &str = "/etc/bash_completion.d/kubectl";
+
+/// What a method's planning observed, besides the plan itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// Kubernetes programs on the node and their versions (for the skew check).
+    pub installed: Vec<(&'static str, crate::profile::values::KubeVersion)>,
+    /// Whether the plan installs or replaces kubectl.
+    pub installs_kubectl: bool,
+}

@@ -219,28 +219,24 @@ impl Step for PackagesStep {
         let packages = &ctx.profile.packages;
         let version = kubernetes.version;
         let mut plan = Plan::default();
-        let mut installed = Vec::new();
-        let (kubectl, installing) = match packages.method {
+        let (kubectl, observed) = match packages.method {
             Method::None => {
                 return Ok(Plan::skip(
                     "packages.method = \"none\": kubeadm, kubelet and kubectl are expected to be preinstalled",
                 ));
             }
             Method::Apt => {
-                let installing = apt::plan(ctx.host, version, packages, &mut plan, &mut installed)?;
-                ("/usr/bin/kubectl".to_string(), installing)
+                let observed = apt::plan(ctx.host, version, packages, &mut plan)?;
+                ("/usr/bin/kubectl".to_string(), observed)
             }
             Method::Binary | Method::Bundle => {
-                let installing =
-                    binary::plan(ctx.host, version, packages, &mut plan, &mut installed)?;
-                (
-                    program_path(&packages.install_dir, tools::KUBECTL.name),
-                    installing,
-                )
+                let observed = binary::plan(ctx.host, version, packages, &mut plan)?;
+                let kubectl = program_path(&packages.install_dir, tools::KUBECTL.name);
+                (kubectl, observed)
             }
         };
-        check_skew(&installed, version, packages.force, &mut plan)?;
-        plan_completion(ctx, &kubectl, installing, &mut plan)?;
+        check_skew(&observed.installed, version, packages.force, &mut plan)?;
+        plan_completion(ctx, &kubectl, observed.installs_kubectl, &mut plan)?;
         Ok(plan)
     }
 

@@ -70,6 +70,24 @@ impl Out {
             .map(|e| e["status"].as_str().unwrap_or_default().to_string())
             .unwrap_or_default()
     }
+
+    /// Why one step failed or was skipped, from its step_finished event.
+    pub fn reason(&self, step: &str) -> String {
+        self.events()
+            .into_iter()
+            .find(|e| e["event"] == "step_finished" && e["step"] == step)
+            .and_then(|e| e["reason"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// The messages of the notes (`warning` or `info`) printed.
+    pub fn notes(&self, level: &str) -> Vec<String> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["event"] == "note" && e["level"] == level)
+            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
 }
 
 impl Sandbox {
@@ -176,7 +194,17 @@ impl Sandbox {
 
     /// Runs the binary with `args`.
     pub fn run(&self, args: &[&str]) -> Out {
-        let output = self.command().args(args).output().unwrap();
+        self.run_with_env(args, &[])
+    }
+
+    /// Runs the binary with `args` and extra environment variables.
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
+        let mut command = self.command();
+        command.args(args);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let output = command.output().unwrap();
         Out {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
