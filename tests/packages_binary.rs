@@ -519,15 +519,22 @@ fn bundle_directory_and_tarball_install_the_same_files_offline() {
     assert_eq!(sb.read("/usr/local/bin/kubeadm"), fake_program("1.31.4"));
     assert_eq!(sb.read("/usr/local/bin/crictl"), fake_program("1.31.0"));
     assert!(sb.path("/opt/cni/bin/loopback").exists());
-    assert!(
-        sb.path(&format!(
-            "/srv/k8s-bundle{}",
-            kube_path("1.31.4", "kubeadm")
-        ))
-        .exists(),
+    let bundled = sb.path(&format!(
+        "/srv/k8s-bundle{}",
+        kube_path("1.31.4", "kubeadm")
+    ));
+    assert_eq!(
+        std::fs::metadata(&bundled).unwrap().permissions().mode() & 0o777,
+        0o644,
         "a directory bundle is left as it was"
     );
+    std::fs::remove_dir_all(sb.path("/srv/k8s-bundle")).unwrap();
     let again = apply(&sb, &bundle_profile("/srv/k8s-bundle"));
+    assert_eq!(
+        again.code, 0,
+        "a converged node needs no bundle: {}",
+        again.stdout
+    );
     assert_eq!(again.summary()["changes"], 0);
 
     // The same tree as a .tar.gz (cloud-init can drop one on the node).

@@ -126,10 +126,8 @@ pub fn plan(
     plan: &mut Plan,
 ) -> Result<Observed, StepError> {
     let mut observed = Observed::default();
-    let bundle = match (packages.method, &packages.bundle) {
-        (Method::Bundle, Some(path)) => Some(Bundle::open(host, path).map_err(StepError::Blocked)?),
-        _ => None,
-    };
+    // The bundle is read only when something is missing: a converged node needs none.
+    let mut bundle: Option<Bundle> = None;
     for artifact in wanted(version, packages) {
         let probe = observe(host, &artifact)?;
         if let (Some(Probe::Version(v)), Payload::Program { tool, .. }) =
@@ -143,8 +141,13 @@ pub fn plan(
         if is_current(host, &artifact, &probe)? {
             continue;
         }
-        if let Some(bundle) = &bundle {
-            bundle.digest(&artifact).map_err(StepError::Blocked)?;
+        if let (Method::Bundle, Some(path)) = (packages.method, &packages.bundle) {
+            if bundle.is_none() {
+                bundle = Some(Bundle::open(host, path).map_err(StepError::Blocked)?);
+            }
+            if let Some(bundle) = &bundle {
+                bundle.digest(&artifact).map_err(StepError::Blocked)?;
+            }
         }
         observed.installs_kubectl |=
             matches!(&artifact.payload, Payload::Program { tool, .. } if *tool == tools::KUBECTL);

@@ -537,7 +537,12 @@ impl Downloader {
             Err(_) => format!("{}: failed", job.file),
         };
         match (meter, self.options.progress) {
-            (Meter::Bar(bar), _) => bar.finish_with_message(line),
+            (Meter::Bar(bar), _) => {
+                if let Ok(style) = ProgressStyle::with_template("{msg}") {
+                    bar.set_style(style);
+                }
+                bar.finish_with_message(format!("download {line}"));
+            }
             (Meter::None, Progress::Lines) => eprintln!("download {line}"),
             _ => {}
         }
