@@ -1,7 +1,7 @@
 //! The commands: load the profile, build the host, run the engine, map the outcome to an
 //! exit code (0 done or nothing to do, 2 changes pending, 1 error).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use clap::CommandFactory;
 use crate::cli::{Cli, Cmd, Output, ProfileCmd, RunArgs};
 use crate::engine::report::{HumanReporter, JsonReporter, Reporter};
 use crate::engine::run::{Selection, run};
-use crate::engine::{Context, Event, Mode};
+use crate::engine::{Context, Environment, Event, Mode, Progress};
 use crate::host::Host;
 use crate::profile::Profile;
 use crate::{node, steps};
@@ -32,6 +32,29 @@ fn fail(cli: &Cli, message: &str) -> i32 {
         Output::Human => eprintln!("error: {}", message.trim_end()),
     }
     EXIT_ERROR
+}
+
+/// The first of `names` set to a non-empty value in the process environment.
+fn env_var(names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .filter_map(|n| std::env::var(n).ok())
+        .find(|v| !v.trim().is_empty())
+}
+
+/// Everything the steps need from the process environment, read here and only here.
+fn environment(cli: &Cli) -> Environment {
+    let progress = match cli.output {
+        Output::Json => Progress::Quiet,
+        Output::Human if cli.quiet => Progress::Quiet,
+        Output::Human if std::io::stderr().is_terminal() => Progress::Bars,
+        Output::Human => Progress::Lines,
+    };
+    Environment {
+        https_proxy: env_var(&["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]),
+        no_proxy: env_var(&["NO_PROXY", "no_proxy"]),
+        progress,
+    }
 }
 
 fn load_profile(cli: &Cli, path: &Path) -> Result<Profile, i32> {
@@ -77,11 +100,13 @@ fn run_steps(cli: &Cli, args: &RunArgs, mode: Mode, lock_wait: Duration) -> i32 
         Ok(a) => a,
         Err(e) => return fail(cli, &format!("node.address: {e}")),
     };
+    let env = environment(cli);
     let ctx = Context {
         host: &host,
         profile: &profile,
         address,
         mode,
+        env: &env,
     };
     let all = steps::all();
     let profile_file = args.profile.display().to_string();

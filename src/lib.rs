@@ -8,5 +8,6 @@ pub mod engine;
 pub mod formats;
 pub mod host;
 pub mod node;
+pub mod packages;
 pub mod profile;
 pub mod steps;

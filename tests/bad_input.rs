@@ -276,6 +276,74 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
             ],
         ),
         (
+            "unknown packages method",
+            with("[packages]\nmethod = \"binaries\"\n"),
+            vec![
+                "p.toml:6:10: packages.method: unknown value `binaries`",
+                "one of: apt, binary, bundle, none",
+                "did you mean \"binary\"?",
+            ],
+        ),
+        (
+            "release url without scheme",
+            with("[packages]\nrelease_url = \"dl.k8s.io/release\"\n"),
+            vec![
+                "p.toml:6:15: packages.release_url: invalid URL `dl.k8s.io/release`",
+                "expected: an http:// or https:// URL with a host",
+            ],
+        ),
+        (
+            "ftp mirror",
+            with("[packages]\napt_url = \"ftp://mirror.local/k8s\"\n"),
+            vec!["packages.apt_url: invalid URL `ftp://mirror.local/k8s`"],
+        ),
+        (
+            "socks proxy",
+            with("[packages]\nproxy = \"socks5://10.0.0.1:1080\"\n"),
+            vec!["p.toml:6:9: packages.proxy: invalid URL"],
+        ),
+        (
+            "bundle method without bundle",
+            with("[packages]\nmethod = \"bundle\"\n"),
+            vec![
+                "p.toml:6:10: packages.method: method = \"bundle\" needs packages.bundle",
+                "expected: packages.bundle: a directory or .tar.gz on the node",
+                "use method = \"binary\"",
+            ],
+        ),
+        (
+            "relative install dir",
+            with("[packages]\ninstall_dir = \"usr/local/bin\"\n"),
+            vec![
+                "p.toml:6:15: packages.install_dir: invalid path `usr/local/bin`",
+                "expected: an absolute node path",
+            ],
+        ),
+        (
+            "short cni version",
+            with("[packages]\ncni_plugins = \"1.6\"\n"),
+            vec![
+                "p.toml:6:15: packages.cni_plugins: invalid version `1.6`",
+                "expected: MAJOR.MINOR.PATCH such as 1.6.2",
+            ],
+        ),
+        (
+            "bad no_proxy entry",
+            with("[packages]\nno_proxy = [\".cluster.local\", \"a b\"]\n"),
+            vec![
+                "p.toml:6:31: packages.no_proxy[1]: invalid no_proxy entry `a b`",
+                "one host, .domain or network per entry",
+            ],
+        ),
+        (
+            "packages key typo",
+            with("[packages]\nfroce = true\n"),
+            vec![
+                "p.toml:6:1: packages.froce: unknown key",
+                "did you mean `force`?",
+            ],
+        ),
+        (
             "empty file",
             String::new(),
             vec!["missing required key `node`"],

@@ -1,11 +1,13 @@
 //! The engine: the step contract, plans and changes, running steps in order, and reporting.
 
 pub mod change;
+pub mod environment;
 pub mod event;
 pub mod report;
 pub mod run;
 pub mod step;
 
 pub use change::{Action, Change, Note, Plan};
+pub use environment::{Environment, Progress};
 pub use event::{Event, Mode, Status, Summary};
 pub use step::{Context, Step, StepError};

@@ -15,6 +15,8 @@ pub struct Context<'a> {
     /// What the run does: steps may judge a finding a warning in plan and check, and an
     /// error in apply (when nothing later can fix it).
     pub mode: super::Mode,
+    /// What `main` read from the process environment (proxy, terminal).
+    pub env: &'a super::Environment,
 }
 
 /// Why a step failed.

@@ -1,6 +1,6 @@
 //! `/etc/fstab`: find swap lines and comment them out, keeping every other byte.
 
-use super::lines::{content, split_keep_ends};
+use super::lines::{content, prefix_lines, split_keep_ends};
 
 /// Prefix put in front of a swap line this agent disabled. `bootstrap reset` can strip it.
 pub const DISABLED_PREFIX: &str = "# disabled by bootstrap (swap off): ";
@@ -42,16 +42,7 @@ pub fn swap_lines(text: &str) -> Vec<SwapLine> {
 
 /// The file with every swap line commented out (not deleted).
 pub fn disable_swap(text: &str) -> String {
-    split_keep_ends(text)
-        .iter()
-        .map(|l| {
-            if is_swap(l) {
-                format!("{DISABLED_PREFIX}{l}")
-            } else {
-                l.to_string()
-            }
-        })
-        .collect()
+    prefix_lines(text, DISABLED_PREFIX, |_, l| is_swap(l))
 }
 
 #[cfg(test)]

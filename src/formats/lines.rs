@@ -36,6 +36,22 @@ pub fn append_after(text: &str, addition: &str, eol: &str) -> String {
     out
 }
 
+/// `text` with `prefix` put in front of every line `pick(line_number, line)` selects
+/// (1-based numbers), every other byte kept: how this agent comments lines out.
+pub fn prefix_lines(text: &str, prefix: &str, pick: impl Fn(usize, &str) -> bool) -> String {
+    split_keep_ends(text)
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if pick(i + 1, l) {
+                format!("{prefix}{l}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +72,9 @@ mod tests {
         assert_eq!(ending("x"), "");
         assert_eq!(append_after("a", "b\n", "\n"), "a\nb\n");
         assert_eq!(append_after("", "b\n", "\n"), "b\n");
+        assert_eq!(
+            prefix_lines("a\nb\r\nc", "# ", |n, _| n > 1),
+            "a\n# b\r\n# c"
+        );
     }
 }

@@ -8,6 +8,7 @@ pub mod kernel;
 pub mod kubernetes;
 pub mod locate;
 pub mod node;
+pub mod packages;
 pub mod swap;
 pub mod validate;
 pub mod values;
@@ -43,6 +44,9 @@ pub struct Profile {
     /// `[kubernetes]`: release and shared cluster settings; absent for node prep only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes: Option<kubernetes::Kubernetes>,
+    /// `[packages]`: how the Kubernetes binaries are installed.
+    #[serde(default)]
+    pub packages: packages::Packages,
 }
 
 impl Profile {

@@ -5,6 +5,7 @@ use super::diagnostic::Diagnostic;
 use super::kernel::DEFAULT_MODULES;
 use super::locate::{Seg, keys};
 use super::node::AddressSource;
+use super::packages::Method;
 
 /// Why `name` is not a lowercase RFC 1123 subdomain, or `None` when it is one.
 pub fn rfc1123_problem(name: &str) -> Option<String> {
@@ -298,6 +299,45 @@ fn check_containerd(profile: &Profile, out: &mut Vec<Diagnostic>) {
     }
 }
 
+fn check_packages(profile: &Profile, out: &mut Vec<Diagnostic>) {
+    let packages = &profile.packages;
+    let at = |key: &str| keys(&["packages", key]);
+    if packages.method == Method::Bundle && packages.bundle.is_none() {
+        out.push(
+            Diagnostic::at(at("method"), "method = \"bundle\" needs packages.bundle")
+                .expected("packages.bundle: a directory or .tar.gz on the node, such as \"/var/lib/bootstrap/k8s-bundle.tar.gz\"")
+                .help("add `bundle = \"...\"` to [packages], or use method = \"binary\""),
+        );
+    }
+    let paths = [
+        ("install_dir", Some(&packages.install_dir)),
+        ("bundle", packages.bundle.as_ref()),
+    ];
+    for (key, path) in paths {
+        if let Some(path) = path
+            && (!path.starts_with('/') || path.contains(char::is_whitespace))
+        {
+            out.push(
+                Diagnostic::at(at(key), format!("invalid path `{path}`"))
+                    .expected("an absolute node path without spaces, such as /usr/local/bin"),
+            );
+        }
+    }
+    for (i, entry) in packages.no_proxy.iter().flatten().enumerate() {
+        if entry.trim().is_empty()
+            || (entry.contains([',', ' ', '/']) && entry.parse::<super::values::Cidr>().is_err())
+        {
+            out.push(
+                Diagnostic::at(
+                    vec![Seg::Key("packages".into()), Seg::Key("no_proxy".into()), Seg::Index(i)],
+                    format!("invalid no_proxy entry `{entry}`"),
+                )
+                .expected("one host, .domain or network per entry, such as \".cluster.local\" or \"10.0.0.0/8\""),
+            );
+        }
+    }
+}
+
 /// Every problem with `profile`, in no particular order (spans are filled in by the caller).
 pub fn validate(profile: &Profile) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -305,6 +345,7 @@ pub fn validate(profile: &Profile) -> Vec<Diagnostic> {
     check_hosts(profile, &mut out);
     check_kernel(profile, &mut out);
     check_containerd(profile, &mut out);
+    check_packages(profile, &mut out);
     out
 }
 

@@ -5,6 +5,7 @@ pub mod cgroup;
 pub mod containerd;
 pub mod hosts;
 pub mod modules;
+pub mod packages;
 pub mod swap;
 pub mod sysctl;
 
@@ -17,6 +18,7 @@ pub fn all() -> Vec<Box<dyn Step>> {
         Box::new(modules::ModulesStep),
         Box::new(sysctl::SysctlStep),
         Box::new(swap::SwapStep),
+        Box::new(packages::PackagesStep),
         Box::new(containerd::ContainerdStep),
         Box::new(cgroup::CgroupStep),
     ]

@@ -2,6 +2,9 @@
 //! and recording stand-ins for the programs the agent runs, first on PATH.
 #![allow(dead_code)] // each test crate uses a different part of this helper
 
+pub mod release;
+pub mod server;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -66,6 +69,24 @@ impl Out {
             .find(|e| e["event"] == "step_finished" && e["step"] == step)
             .map(|e| e["status"].as_str().unwrap_or_default().to_string())
             .unwrap_or_default()
+    }
+
+    /// Why one step failed or was skipped, from its step_finished event.
+    pub fn reason(&self, step: &str) -> String {
+        self.events()
+            .into_iter()
+            .find(|e| e["event"] == "step_finished" && e["step"] == step)
+            .and_then(|e| e["reason"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// The messages of the notes (`warning` or `info`) printed.
+    pub fn notes(&self, level: &str) -> Vec<String> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["event"] == "note" && e["level"] == level)
+            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+            .collect()
     }
 }
 
@@ -166,12 +187,32 @@ impl Sandbox {
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
             )
             .env_remove("RUST_LOG");
+        for proxy in [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "NO_PROXY",
+            "no_proxy",
+        ] {
+            command.env_remove(proxy);
+        }
         command
     }
 
     /// Runs the binary with `args`.
     pub fn run(&self, args: &[&str]) -> Out {
-        let output = self.command().args(args).output().unwrap();
+        self.run_with_env(args, &[])
+    }
+
+    /// Runs the binary with `args` and extra environment variables.
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
+        let mut command = self.command();
+        command.args(args);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let output = command.output().unwrap();
         Out {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -1,0 +1,297 @@
+//! The `apt` method: the pkgs.k8s.io repository for the profile's minor (one sources file
+//! this agent owns, its signing key in /etc/apt/keyrings), legacy repositories disabled,
+//! prerequisites installed, exact versions pinned and held.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::engine::{Change, Plan, StepError};
+use crate::formats::{apt_sources, dpkg_query};
+use crate::host::{Command, Host, HostError, Mode};
+use crate::profile::packages::Packages;
+use crate::profile::values::KubeVersion;
+
+use super::skew::{self, Move};
+use super::{Observed, Work};
+
+/// The sources file this agent owns.
+pub const SOURCES: &str = "/etc/apt/sources.list.d/kubernetes.list";
+/// The repository signing key (binary keyring; apt accepts it on every version).
+pub const KEYRING: &str = "/etc/apt/keyrings/kubernetes-apt-keyring.gpg";
+/// Packages apt needs before it can use an https repository.
+pub const PREREQUISITES: [&str; 1] = ["ca-certificates"];
+/// Other apt sources, checked for legacy Kubernetes repositories.
+const MAIN_SOURCES: &str = "/etc/apt/sources.list";
+const SOURCES_DIR: &str = "/etc/apt/sources.list.d";
+/// How long an apt-get run may take.
+const APT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// A package this method installs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    /// Package name.
+    pub name: &'static str,
+    /// The upstream version it is pinned to (`1.31.4` → `kubeadm=1.31.4-*`), and held.
+    pub pin: Option<KubeVersion>,
+}
+
+impl Wanted {
+    fn arg(&self) -> String {
+        match self.pin {
+            Some(v) => format!("{}={v}-*", self.name),
+            None => self.name.to_string(),
+        }
+    }
+}
+
+/// The repository for `version`'s minor (`…/core:/stable:/v1.31/deb`).
+pub fn repository(packages: &Packages, version: KubeVersion) -> String {
+    format!("{}/v{}/deb", packages.apt_url, version.minor_string())
+}
+
+/// The packages the profile asks for.
+pub fn wanted(version: KubeVersion, packages: &Packages) -> Vec<Wanted> {
+    let mut out: Vec<Wanted> = super::tools::KUBERNETES
+        .iter()
+        .map(|t| Wanted {
+            name: t.name,
+            pin: Some(version),
+        })
+        .collect();
+    if packages.cri_tools {
+        out.push(Wanted {
+            name: "cri-tools",
+            pin: packages.cri_tools_version.map(|v| v.0),
+        });
+    }
+    if let Some(cni) = packages.cni_plugins {
+        out.push(Wanted {
+            name: "kubernetes-cni",
+            pin: Some(cni.0),
+        });
+    }
+    out
+}
+
+/// apt-get, non-interactive, keeping changed configuration files.
+fn apt_get(args: &[&str]) -> Command {
+    Command::new("apt-get")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .args([
+            "-o",
+            "Dpkg::Options::=--force-confdef",
+            "-o",
+            "Dpkg::Options::=--force-confold",
+        ])
+        .args(args.iter().copied())
+        .timeout(APT_TIMEOUT)
+}
+
+fn dpkg_status(
+    host: &Host,
+    names: &[&str],
+) -> Result<BTreeMap<String, dpkg_query::Package>, StepError> {
+    let command = Command::new("dpkg-query")
+        .args(["-W", "-f", dpkg_query::FORMAT])
+        .args(names.iter().copied());
+    match host.run(&command) {
+        Ok(output) => Ok(dpkg_query::parse(&output.stdout)),
+        Err(HostError::Run(crate::host::RunError::NotFound { .. })) => Err(StepError::Blocked(
+            "packages.method = \"apt\" needs dpkg-query and apt-get, which this node does not have; use method = \"binary\" or \"bundle\"".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Legacy repository lines in apt sources other than ours: a change per file, with a warning.
+fn disable_legacy(host: &Host, plan: &mut Plan) -> Result<(), StepError> {
+    let mut files = vec![MAIN_SOURCES.to_string()];
+    files.extend(
+        host.list_dir(SOURCES_DIR)?
+            .into_iter()
+            .filter(|n| n.ends_with(".list") || n.ends_with(".sources"))
+            .map(|n| format!("{SOURCES_DIR}/{n}"))
+            .filter(|p| p != SOURCES),
+    );
+    for file in files {
+        let Some(text) = host.read(&file)? else {
+            continue;
+        };
+        let lines = apt_sources::legacy_lines(&text, file.ends_with(".sources"));
+        if lines.is_empty() {
+            continue;
+        }
+        let at: Vec<String> = lines.iter().map(usize::to_string).collect();
+        plan.warn(format!(
+            "{file} uses the legacy Kubernetes repository (apt.kubernetes.io / packages.cloud.google.com), removed on 2024-03-04; its line(s) {} are commented out and packages come from pkgs.k8s.io instead",
+            at.join(", ")
+        ));
+        let mut change = Change::file(
+            &file,
+            Some(&text),
+            apt_sources::disable_lines(&text, &lines),
+            Mode::KeepOr(0o644),
+        );
+        change.summary = format!(
+            "disable the legacy Kubernetes repository in {file} (line {})",
+            at.join(", ")
+        );
+        plan.push(change);
+    }
+    Ok(())
+}
+
+/// Plans the apt install; the installed versions are the ones dpkg reports.
+pub fn plan(
+    host: &Host,
+    version: KubeVersion,
+    packages: &Packages,
+    plan: &mut Plan,
+) -> Result<Observed, StepError> {
+    let mut installed = Vec::new();
+    let wanted = wanted(version, packages);
+    let mut names: Vec<&str> = wanted.iter().map(|w| w.name).collect();
+    names.extend(PREREQUISITES);
+    let status = dpkg_status(host, &names)?;
+    let current = |name: &str| status.get(name).filter(|p| p.installed);
+    for w in wanted.iter().take(super::tools::KUBERNETES.len()) {
+        if let Some(v) = current(w.name).and_then(|p| p.upstream().parse().ok()) {
+            installed.push((w.name, v));
+        }
+    }
+
+    disable_legacy(host, plan)?;
+
+    let missing: Vec<&str> = PREREQUISITES
+        .into_iter()
+        .filter(|p| current(p).is_none())
+        .collect();
+    if !missing.is_empty() {
+        plan.push(Change::run(
+            "refresh package lists (for the prerequisites)",
+            apt_get(&["update"]),
+        ));
+        let mut args = vec!["install", "-y", "--no-install-recommends"];
+        args.extend(&missing);
+        plan.push(Change::run(
+            format!("install prerequisites: {}", missing.join(" ")),
+            apt_get(&args),
+        ));
+    }
+
+    let repo = repository(packages, version);
+    let want = apt_sources::render_list(
+        &format!(
+            "Kubernetes {} packages; managed by bootstrap (packages step): edits are replaced.",
+            version.minor_string()
+        ),
+        KEYRING,
+        &repo,
+    );
+    let old = host.read(SOURCES)?;
+    let repoint = old.as_deref() != Some(want.as_str());
+    if !host.exists(KEYRING) || repoint {
+        let url = format!("{repo}/Release.key");
+        plan.push(Change::custom(
+            format!("fetch the repository signing key {url} into {KEYRING}"),
+            Work::AptKey { url },
+        ));
+    }
+    if repoint {
+        let mut change = Change::file(SOURCES, old.as_deref(), want, Mode::KeepOr(0o644));
+        change.summary = match &old {
+            Some(text) if !apt_sources::legacy_lines(text, false).is_empty() => {
+                plan.warn(format!(
+                    "{SOURCES} pointed at the legacy Kubernetes repository (removed on 2024-03-04); it now points at {repo}/"
+                ));
+                format!("replace the legacy repository in {SOURCES} with {repo}/")
+            }
+            Some(_) => format!("point {SOURCES} at {repo}/"),
+            None => format!(
+                "add the Kubernetes {} repository {repo}/",
+                version.minor_string()
+            ),
+        };
+        plan.push(change);
+    }
+
+    let stale: Vec<&Wanted> = wanted
+        .iter()
+        .filter(|w| match (current(w.name), w.pin) {
+            (None, _) => true,
+            (Some(p), Some(pin)) => p.upstream() != pin.to_string(),
+            (Some(_), None) => false,
+        })
+        .collect();
+    if !stale.is_empty() {
+        plan.push(Change::run("refresh package lists", apt_get(&["update"])));
+        let mut args = vec![
+            "install".to_string(),
+            "-y".into(),
+            "--allow-change-held-packages".into(),
+        ];
+        let downgrade = installed
+            .iter()
+            .any(|(_, from)| skew::classify(*from, version) == Move::Downgrade);
+        if downgrade && packages.force {
+            args.push("--allow-downgrades".into());
+        }
+        args.extend(
+            wanted
+                .iter()
+                .filter(|w| w.pin.is_some() || stale.contains(w))
+                .map(Wanted::arg),
+        );
+        let shown: Vec<String> = stale.iter().map(|w| w.arg()).collect();
+        plan.push(Change::run(
+            format!("install {}", shown.join(" ")),
+            apt_get(&args.iter().map(String::as_str).collect::<Vec<_>>()),
+        ));
+    }
+    let pinned: Vec<&str> = wanted
+        .iter()
+        .filter(|w| w.pin.is_some())
+        .map(|w| w.name)
+        .collect();
+    let unheld = wanted
+        .iter()
+        .filter(|w| w.pin.is_some())
+        .any(|w| stale.contains(&w) || !status.get(w.name).is_some_and(|p| p.held));
+    if unheld {
+        plan.push(Change::run(
+            format!("hold {} at their pinned versions", pinned.join(" ")),
+            Command::new("apt-mark")
+                .arg("hold")
+                .args(pinned.iter().copied()),
+        ));
+    }
+    Ok(Observed {
+        installs_kubectl: stale.iter().any(|w| w.name == super::tools::KUBECTL.name),
+        installed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wanted_packages_and_pins() {
+        let v: KubeVersion = "1.31.4".parse().unwrap();
+        let packages = Packages::default();
+        let args: Vec<String> = wanted(v, &packages).iter().map(Wanted::arg).collect();
+        assert_eq!(
+            args,
+            [
+                "kubeadm=1.31.4-*",
+                "kubelet=1.31.4-*",
+                "kubectl=1.31.4-*",
+                "cri-tools"
+            ]
+        );
+        assert_eq!(
+            repository(&packages, v),
+            "https://pkgs.k8s.io/core:/stable:/v1.31/deb"
+        );
+    }
+}

@@ -1,0 +1,351 @@
+//! The `binary` and `bundle` methods: which release files the node lacks, the kubelet
+//! systemd unit and kubeadm drop-in, and installing verified files into place.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Change, Plan, StepError};
+use crate::host::{Host, HostError, Mode};
+use crate::profile::packages::{Method, Packages};
+use crate::profile::values::KubeVersion;
+
+use super::artifacts::{self, Artifact, CNI_BIN_DIR, Payload};
+use super::bundle::Bundle;
+use super::download::file_sha256;
+use super::tools::{self, Probe};
+use super::{Observed, Work};
+
+/// The kubelet unit, as shipped (kubernetes/release templates).
+pub const KUBELET_UNIT_TEMPLATE: &str = include_str!("../../systemd/kubelet.service");
+/// The kubeadm drop-in for the kubelet, as shipped (kubernetes/release templates).
+pub const KUBEADM_DROP_IN_TEMPLATE: &str = include_str!("../../systemd/10-kubeadm.conf");
+/// Where the kubelet unit goes.
+pub const KUBELET_UNIT: &str = "/etc/systemd/system/kubelet.service";
+/// Where the kubeadm drop-in goes.
+pub const KUBEADM_DROP_IN: &str = "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf";
+/// The link `systemctl enable kubelet` makes.
+pub const KUBELET_WANTS: &str = "/etc/systemd/system/multi-user.target.wants/kubelet.service";
+/// What this step recorded about the CNI plugins it unpacked.
+pub const CNI_RECORD: &str = "/var/lib/bootstrap/packages/cni-plugins.json";
+
+/// The files of the CNI plugins tarball this step unpacked, to tell later whether they are
+/// still there unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CniRecord {
+    /// The plugins' version.
+    pub version: String,
+    /// File name in /opt/cni/bin → SHA-256.
+    pub files: BTreeMap<String, String>,
+}
+
+/// The shipped unit text with `/usr/bin` pointing at `install_dir`.
+pub fn render_unit(template: &str, install_dir: &str) -> String {
+    template.replace(
+        "/usr/bin/",
+        &format!("{}/", install_dir.trim_end_matches('/')),
+    )
+}
+
+/// Every release file the profile asks for.
+pub fn wanted(version: KubeVersion, packages: &Packages) -> Vec<Artifact> {
+    let mut out = artifacts::kubernetes(version, &packages.install_dir);
+    if packages.cri_tools {
+        let cri = packages.cri_tools_version.map_or(
+            KubeVersion {
+                patch: 0,
+                ..version
+            },
+            |v| v.0,
+        );
+        out.push(artifacts::crictl(cri, &packages.install_dir));
+    }
+    if let Some(cni) = packages.cni_plugins {
+        out.push(artifacts::cni_plugins(cni.0));
+    }
+    out
+}
+
+fn cni_installed(host: &Host, version: KubeVersion) -> Result<bool, HostError> {
+    let Some(text) = host.read(CNI_RECORD)? else {
+        return Ok(false);
+    };
+    let Ok(record) = serde_json::from_str::<CniRecord>(&text) else {
+        return Ok(false);
+    };
+    Ok(record.version == version.to_string()
+        && !record.files.is_empty()
+        && record.files.iter().all(|(name, sha)| {
+            file_sha256(&host.path(&format!("{CNI_BIN_DIR}/{name}"))).as_ref() == Some(sha)
+        }))
+}
+
+/// What is on the node for an artifact: the version its program reports (`None` for the
+/// CNI tarball, which is judged by [`CNI_RECORD`]).
+pub fn observe(host: &Host, artifact: &Artifact) -> Result<Option<Probe>, HostError> {
+    match &artifact.payload {
+        Payload::Program { tool, path } => tools::probe(host, *tool, &host.path(path)).map(Some),
+        Payload::Crictl { path } => tools::probe(host, tools::CRICTL, &host.path(path)).map(Some),
+        Payload::CniPlugins => Ok(None),
+    }
+}
+
+fn is_current(host: &Host, artifact: &Artifact, probe: &Option<Probe>) -> Result<bool, HostError> {
+    Ok(match probe {
+        Some(p) => p.version() == Some(artifact.version),
+        None => cni_installed(host, artifact.version)?,
+    })
+}
+
+fn source_text(artifact: &Artifact, packages: &Packages) -> String {
+    match packages.method {
+        Method::Bundle => format!(
+            "from bundle {}",
+            packages.bundle.as_deref().unwrap_or_default()
+        ),
+        _ => format!("from {}", artifact.url(packages)),
+    }
+}
+
+fn destination(artifact: &Artifact) -> String {
+    match &artifact.payload {
+        Payload::Program { path, .. } | Payload::Crictl { path } => path.clone(),
+        Payload::CniPlugins => format!("{CNI_BIN_DIR}/"),
+    }
+}
+
+/// Plans the binary or bundle install: release files the node lacks (installed before
+/// anything else, as one batch), then the kubelet unit and drop-in, the enable link and a
+/// daemon reload. The installed versions are those the programs report.
+pub fn plan(
+    host: &Host,
+    version: KubeVersion,
+    packages: &Packages,
+    plan: &mut Plan,
+) -> Result<Observed, StepError> {
+    let mut observed = Observed::default();
+    // The bundle is read only when something is missing: a converged node needs none.
+    let mut bundle: Option<Bundle> = None;
+    for artifact in wanted(version, packages) {
+        let probe = observe(host, &artifact)?;
+        if let (Some(Probe::Version(v)), Payload::Program { tool, .. }) =
+            (&probe, &artifact.payload)
+        {
+            observed.installed.push((tool.name, *v));
+        }
+        if let Some(Probe::Broken(why)) = &probe {
+            plan.warn(format!("{} is replaced: {why}", destination(&artifact)));
+        }
+        if is_current(host, &artifact, &probe)? {
+            continue;
+        }
+        if let (Method::Bundle, Some(path)) = (packages.method, &packages.bundle) {
+            if bundle.is_none() {
+                bundle = Some(Bundle::open(host, path).map_err(StepError::Blocked)?);
+            }
+            if let Some(bundle) = &bundle {
+                bundle.digest(&artifact).map_err(StepError::Blocked)?;
+            }
+        }
+        observed.installs_kubectl |=
+            matches!(&artifact.payload, Payload::Program { tool, .. } if *tool == tools::KUBECTL);
+        let was = match probe {
+            Some(Probe::Version(v)) => format!(", replacing {v}"),
+            Some(Probe::Broken(_)) => ", replacing a broken copy".to_string(),
+            _ => String::new(),
+        };
+        plan.push(Change::custom(
+            format!(
+                "install {} {} to {} ({}, sha256 checked{was})",
+                artifact.file,
+                artifact.version,
+                destination(&artifact),
+                source_text(&artifact, packages)
+            ),
+            Work::Install(artifact),
+        ));
+    }
+    if packages.install_dir.trim_end_matches('/') != "/usr/bin" {
+        for tool in tools::KUBERNETES {
+            let path = format!("/usr/bin/{}", tool.name);
+            if let Probe::Version(v) = tools::probe(host, tool, &host.path(&path))? {
+                observed.installed.push((tool.name, v));
+                plan.warn(format!(
+                    "{path} {v} is also installed (a distribution package?); this profile manages {}: remove the package so the wrong version cannot run",
+                    artifacts::program_path(&packages.install_dir, tool.name)
+                ));
+            }
+        }
+    }
+    let before = plan.changes.len();
+    for (path, template) in [
+        (KUBELET_UNIT, KUBELET_UNIT_TEMPLATE),
+        (KUBEADM_DROP_IN, KUBEADM_DROP_IN_TEMPLATE),
+    ] {
+        let want = render_unit(template, &packages.install_dir);
+        let old = host.read(path)?;
+        if old.as_deref() != Some(want.as_str()) {
+            plan.push(Change::file(
+                path,
+                old.as_deref(),
+                want,
+                Mode::KeepOr(0o644),
+            ));
+        }
+    }
+    if host.read_link(KUBELET_WANTS).as_deref() != Some(Path::new(KUBELET_UNIT)) {
+        plan.push(Change::symlink(
+            "enable kubelet.service (start at boot)",
+            KUBELET_WANTS,
+            KUBELET_UNIT,
+        ));
+    }
+    if plan.changes.len() > before && host.is_dir("/run/systemd/system") {
+        plan.push(Change::run(
+            "reload systemd units",
+            crate::host::Command::new("systemctl").arg("daemon-reload"),
+        ));
+    }
+    Ok(observed)
+}
+
+/// Checks that a staged program reports the version the profile asks for, before it is
+/// installed (a mirror or bundle holding another release is refused).
+pub fn check_staged(host: &Host, artifact: &Artifact, staged: &Path) -> Result<(), StepError> {
+    let Payload::Program { tool, .. } = &artifact.payload else {
+        return Ok(());
+    };
+    set_mode(staged, 0o755).map_err(|e| {
+        StepError::Blocked(format!("cannot make {} executable: {e}", staged.display()))
+    })?;
+    match tools::probe(host, *tool, staged)? {
+        Probe::Version(v) if v == artifact.version => Ok(()),
+        other => Err(StepError::Blocked(format!(
+            "the downloaded {} reports {} but the profile asks for {}; the mirror or bundle holds the wrong release (nothing was installed)",
+            artifact.file,
+            other.describe(),
+            artifact.version
+        ))),
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+/// Installs a verified staged file: a program into place, crictl or the CNI plugins out of
+/// their tarball. The bytes are hashed again as they are read.
+pub fn install(
+    host: &Host,
+    step: &str,
+    artifact: &Artifact,
+    staged: &Path,
+    sha256: &str,
+) -> Result<(), StepError> {
+    let bytes = std::fs::read(staged).map_err(|e| HostError::Io {
+        op: "cannot read",
+        path: staged.display().to_string(),
+        source: e,
+    })?;
+    let actual = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    if actual != sha256 {
+        return Err(StepError::Blocked(format!(
+            "{} changed after it was verified (sha256 {actual}, expected {sha256}); run apply again",
+            staged.display()
+        )));
+    }
+    match &artifact.payload {
+        Payload::Program { path, .. } => {
+            host.write_file(step, path, &bytes, Mode::Exact(0o755))?;
+        }
+        Payload::Crictl { path } => {
+            let files = tarball_files(&bytes, &artifact.file)?;
+            let crictl = files
+                .iter()
+                .find(|(name, _, _)| name == tools::CRICTL.name)
+                .ok_or_else(|| {
+                    StepError::Blocked(format!("{} holds no `crictl` file", artifact.file))
+                })?;
+            host.write_file(step, path, &crictl.2, Mode::Exact(0o755))?;
+        }
+        Payload::CniPlugins => {
+            let mut record = CniRecord {
+                version: artifact.version.to_string(),
+                files: BTreeMap::new(),
+            };
+            for (name, mode, data) in tarball_files(&bytes, &artifact.file)? {
+                let path = format!("{CNI_BIN_DIR}/{name}");
+                host.write_file(step, &path, &data, Mode::Exact(mode))?;
+                record.files.insert(
+                    name,
+                    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data)),
+                );
+            }
+            let text = serde_json::to_string_pretty(&record).unwrap_or_default() + "\n";
+            host.write_file(step, CNI_RECORD, text.as_bytes(), Mode::KeepOr(0o644))?;
+        }
+    }
+    Ok(())
+}
+
+/// The regular files of a gzip-compressed tarball: base name, permission bits (0755 when
+/// the archive has none), contents.
+fn tarball_files(bytes: &[u8], file: &str) -> Result<Vec<(String, u32, Vec<u8>)>, StepError> {
+    let bad = |e: std::io::Error| StepError::Blocked(format!("{file} is not a valid .tar.gz: {e}"));
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let mut out = Vec::new();
+    for entry in archive.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry.path().map_err(bad)?.into_owned();
+        let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        let mode = match entry.header().mode().map_err(bad)? & 0o7777 {
+            0 => 0o755,
+            m => m,
+        };
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).map_err(bad)?;
+        out.push((name, mode, data));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_point_at_the_install_dir() {
+        let unit = render_unit(KUBELET_UNIT_TEMPLATE, "/usr/local/bin/");
+        assert!(
+            unit.contains("ExecStart=/usr/local/bin/kubelet\n"),
+            "{unit}"
+        );
+        let drop_in = render_unit(KUBEADM_DROP_IN_TEMPLATE, "/opt/k8s");
+        assert!(drop_in.contains("ExecStart=/opt/k8s/kubelet $KUBELET_KUBECONFIG_ARGS"));
+        assert!(drop_in.contains("EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env"));
+        assert!(!drop_in.contains("/usr/bin"));
+    }
+
+    #[test]
+    fn wanted_files_follow_the_profile() {
+        let v: KubeVersion = "1.31.4".parse().unwrap();
+        let mut packages = Packages::default();
+        let names: Vec<String> = wanted(v, &packages).into_iter().map(|a| a.file).collect();
+        assert_eq!(names.len(), 4);
+        assert!(names[3].starts_with("crictl-v1.31.0-linux-"), "{names:?}");
+        packages.cri_tools = false;
+        packages.cni_plugins = Some(crate::profile::packages::ToolVersion(
+            "1.6.2".parse().unwrap(),
+        ));
+        let names: Vec<String> = wanted(v, &packages).into_iter().map(|a| a.file).collect();
+        assert!(names[3].starts_with("cni-plugins-linux-"), "{names:?}");
+    }
+}

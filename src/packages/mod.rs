@@ -1,0 +1,49 @@
+//! Installing kubeadm, kubelet and kubectl (and cri-tools, and the CNI plugins) at the
+//! profile's Kubernetes version: from the pkgs.k8s.io apt repository ([`apt`]), as
+//! checksummed downloads ([`download`]) or from a local bundle ([`bundle`]), planned by the
+//! `packages` step. Version probes are in [`tools`], the skew policy in [`skew`], the files
+//! of a release in [`artifacts`].
+
+pub mod apt;
+pub mod artifacts;
+pub mod binary;
+pub mod bundle;
+pub mod download;
+pub mod skew;
+pub mod tools;
+
+/// Where downloads and unpacked bundle files wait, verified, before they are installed.
+/// A re-run after a failure reuses every file here whose checksum matches.
+pub const STAGING_DIR: &str = "/var/lib/bootstrap/downloads";
+
+/// Work the `packages` step plans and carries out itself (see
+/// [`crate::engine::Action::Custom`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Work {
+    /// Fetch (or take from the bundle), verify and install a release file. Consecutive
+    /// installs run as one parallel batch.
+    Install(artifacts::Artifact),
+    /// Fetch the repository signing key from `url` into [`apt::KEYRING`].
+    AptKey {
+        /// The key's URL.
+        url: String,
+    },
+    /// Write `kubectl completion bash` of the kubectl at this node path into
+    /// [`COMPLETION`], once that kubectl is installed.
+    Completion {
+        /// kubectl's node path.
+        kubectl: String,
+    },
+}
+
+/// Where kubectl's bash completion goes.
+pub const COMPLETION: &str = "/etc/bash_completion.d/kubectl";
+
+/// What a method's planning observed, besides the plan itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// Kubernetes programs on the node and their versions (for the skew check).
+    pub installed: Vec<(&'static str, crate::profile::values::KubeVersion)>,
+    /// Whether the plan installs or replaces kubectl.
+    pub installs_kubectl: bool,
+}
