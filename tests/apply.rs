@@ -105,7 +105,7 @@ fn json_events_have_the_documented_shape() {
     let events = out.events();
     assert_eq!(events[0]["event"], "run_started");
     assert_eq!(events[0]["mode"], "plan");
-    assert_eq!(events[0]["steps"].as_array().unwrap().len(), 4);
+    assert_eq!(events[0]["steps"].as_array().unwrap().len(), 5);
     let kinds: Vec<&str> = events
         .iter()
         .map(|e| e["event"].as_str().unwrap())
@@ -151,7 +151,7 @@ fn human_output_has_a_line_per_step_and_a_recap() {
     assert!(out.stdout.contains("  + load kernel module br_netfilter"));
     assert!(
         out.stdout
-            .contains("recap: ok=0 changed=4 pending=0 failed=0 skipped=0"),
+            .contains("recap: ok=0 changed=4 pending=0 failed=0 skipped=1"),
         "{}",
         out.stdout
     );

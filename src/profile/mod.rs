@@ -4,6 +4,7 @@
 pub mod diagnostic;
 pub mod hosts;
 pub mod kernel;
+pub mod kubeadm;
 pub mod kubernetes;
 pub mod locate;
 pub mod node;
@@ -39,6 +40,9 @@ pub struct Profile {
     /// `[kubernetes]`: release and shared cluster settings; absent for node prep only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes: Option<kubernetes::Kubernetes>,
+    /// `[kubeadm]`: cluster formation (kubeadm init or join); absent for node prep only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeadm: Option<kubeadm::Kubeadm>,
 }
 
 impl Profile {

@@ -234,6 +234,7 @@ pub fn validate(profile: &Profile) -> Vec<Diagnostic> {
     check_node(profile, &mut out);
     check_hosts(profile, &mut out);
     check_kernel(profile, &mut out);
+    super::kubeadm::validate(profile, &mut out);
     out
 }
 

@@ -1,7 +1,9 @@
 //! The steps, one file each, each owning one piece of the node. Order matters: modules
-//! before sysctl (bridge keys appear only once br_netfilter is loaded).
+//! before sysctl (bridge keys appear only once br_netfilter is loaded); kubeadm last, once
+//! the node is prepared.
 
 pub mod hosts;
+pub mod kubeadm;
 pub mod modules;
 pub mod swap;
 pub mod sysctl;
@@ -15,6 +17,7 @@ pub fn all() -> Vec<Box<dyn Step>> {
         Box::new(modules::ModulesStep),
         Box::new(sysctl::SysctlStep),
         Box::new(swap::SwapStep),
+        Box::new(kubeadm::KubeadmStep),
     ]
 }
 
