@@ -73,31 +73,32 @@ fn run_steps(cli: &Cli, args: &RunArgs, mode: Mode, lock_wait: Duration) -> i32 
     } else {
         None
     };
-    let address = match resolve_address(cli, &host, &profile) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    let ctx = Context {
-        host: &host,
-        profile: &profile,
-        address,
-    };
-    let all = steps::all();
-    let profile_file = args.profile.display().to_string();
-    run(
-        &all,
-        &ctx,
-        mode,
-        &selection,
-        &profile_file,
-        reporter(cli).as_mut(),
-    )
-    .exit_code
+    with_context(cli, &host, &profile, |ctx| {
+        let all = steps::all();
+        let profile_file = args.profile.display().to_string();
+        run(
+            &all,
+            ctx,
+            mode,
+            &selection,
+            &profile_file,
+            reporter(cli).as_mut(),
+        )
+        .exit_code
+    })
 }
 
-fn resolve_address(cli: &Cli, host: &Host, profile: &Profile) -> Result<std::net::IpAddr, i32> {
-    node::address::resolve(host, &profile.node.address)
-        .map_err(|e| fail(cli, &format!("node.address: {e}")))
+/// Resolves the node address and runs `f` with the step context; exit code 1 when the
+/// address cannot be found.
+fn with_context(cli: &Cli, host: &Host, profile: &Profile, f: impl FnOnce(&Context) -> i32) -> i32 {
+    match node::address::resolve(host, &profile.node.address) {
+        Ok(address) => f(&Context {
+            host,
+            profile,
+            address,
+        }),
+        Err(e) => fail(cli, &format!("node.address: {e}")),
+    }
 }
 
 fn render_command(cli: &Cli, cmd: &RenderCmd) -> i32 {
@@ -110,34 +111,27 @@ fn render_command(cli: &Cli, cmd: &RenderCmd) -> i32 {
         Err(code) => return code,
     };
     let host = Host::new(cli.root.clone());
-    let address = match resolve_address(cli, &host, &profile) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    let ctx = Context {
-        host: &host,
-        profile: &profile,
-        address,
-    };
-    match steps::kubeadm::render(&ctx) {
-        Ok(Some(rendered)) => {
-            let yaml = if *show_secrets {
-                rendered.yaml
-            } else {
-                host.redact(&rendered.yaml)
-            };
-            print!("{yaml}");
-            0
-        }
-        Ok(None) => fail(
-            cli,
-            &format!(
-                "{}: no [kubeadm] section, so there is no kubeadm configuration",
-                file.display()
+    with_context(cli, &host, &profile, |ctx| {
+        match steps::kubeadm::render(ctx) {
+            Ok(Some(rendered)) => {
+                let yaml = if *show_secrets {
+                    rendered.yaml
+                } else {
+                    host.redact(&rendered.yaml)
+                };
+                print!("{yaml}");
+                0
+            }
+            Ok(None) => fail(
+                cli,
+                &format!(
+                    "{}: no [kubeadm] section, so there is no kubeadm configuration",
+                    file.display()
+                ),
             ),
-        ),
-        Err(e) => fail(cli, &host.redact(&e.to_string())),
-    }
+            Err(e) => fail(cli, &host.redact(&e.to_string())),
+        }
+    })
 }
 
 fn secrets_command(cli: &Cli, cmd: &SecretsCmd) -> i32 {

@@ -97,16 +97,20 @@ impl Node {
         }
     }
 
-    fn apply(&self, profile: &Path, extra: &[&str]) -> Out {
-        let mut args = vec![
-            "apply",
+    /// `bootstrap VERB --output json --profile PROFILE EXTRA…`.
+    fn json(&self, verb: &str, profile: &Path, extra: &[&str]) -> Out {
+        let head = [
+            verb,
             "--output",
             "json",
             "--profile",
             profile.to_str().unwrap(),
         ];
-        args.extend_from_slice(extra);
-        self.run(&args)
+        self.run(&[&head[..], extra].concat())
+    }
+
+    fn apply(&self, profile: &Path, extra: &[&str]) -> Out {
+        self.json("apply", profile, extra)
     }
 
     /// The recorded calls of one program.
@@ -230,13 +234,7 @@ fn single_node_init_then_a_second_apply_changes_nothing() {
     let secrets = bundle_secrets(&node);
     let profile = node.sb.profile("single.toml", SINGLE);
 
-    let plan = node.run(&[
-        "plan",
-        "--output",
-        "json",
-        "--profile",
-        profile.to_str().unwrap(),
-    ]);
+    let plan = node.json("plan", &profile, &[]);
     assert_eq!(plan.code, 2, "{}", plan.stdout);
     assert!(
         plan.stdout.contains(

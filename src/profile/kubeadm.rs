@@ -35,6 +35,26 @@ pub const DEFAULT_BIND_PORT: u16 = 6443;
 /// The kube-vip image pinned by default (REFERENCE §9).
 pub const DEFAULT_KUBE_VIP_IMAGE: &str = "ghcr.io/kube-vip/kube-vip:v1.2.3";
 
+/// Serialises a type through `Display` and deserialises it through `FromStr`, whose error
+/// names what was expected.
+macro_rules! serde_as_string {
+    ($ty:ty) => {
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                String::deserialize(d)?
+                    .parse()
+                    .map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 /// A duration written as text: `500ms`, `2s`, `5m`, `1h 30m`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span(pub Duration);
@@ -58,19 +78,7 @@ impl fmt::Display for Span {
     }
 }
 
-impl Serialize for Span {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Span {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
+serde_as_string!(Span);
 
 /// An API endpoint: an IP address or DNS name, with an optional port (`10.0.0.10:6443`,
 /// `k8s.example.com`, `[fd00::10]:6443`).
@@ -146,19 +154,7 @@ impl fmt::Display for Endpoint {
     }
 }
 
-impl Serialize for Endpoint {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Endpoint {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
+serde_as_string!(Endpoint);
 
 /// A join command as `kubeadm token create --print-join-command` prints it, taken apart.
 /// Shown as `<redacted>` (it holds the token).

@@ -156,6 +156,34 @@ fn secret_config_change(host: &Host, path: &str, old: Option<&str>, new: &str) -
     }
 }
 
+/// Plans the kube-vip manifest (0600, like kubeadm's own manifests) when it differs.
+fn write_manifest(host: &Host, want: String, tasks: &mut Vec<Task>) -> Result<(), StepError> {
+    let old = host.read(KUBE_VIP_MANIFEST)?;
+    if old.as_deref() != Some(want.as_str()) {
+        tasks.push(Task::Write(Change::file(
+            KUBE_VIP_MANIFEST,
+            old.as_deref(),
+            want,
+            FileMode::KeepOr(0o600),
+        )));
+    }
+    Ok(())
+}
+
+/// Plans kubeadm's config file when it differs from the rendering.
+fn write_config(host: &Host, rendered: &Rendered, tasks: &mut Vec<Task>) -> Result<(), StepError> {
+    let old = host.read(rendered.path)?;
+    if old.as_deref() != Some(rendered.yaml.as_str()) {
+        tasks.push(Task::Write(secret_config_change(
+            host,
+            rendered.path,
+            old.as_deref(),
+            &rendered.yaml,
+        )));
+    }
+    Ok(())
+}
+
 fn at_least(version: KubeVersion, minor: u32) -> bool {
     (version.major, version.minor) >= (1, minor)
 }
@@ -368,15 +396,7 @@ impl KubeadmStep {
                 self.check_ca(host, &rendered)?;
                 if let Some(vip) = &kubeadm.kube_vip {
                     let want = kube_vip_manifest(vip, kubeadm.bind_port, ADMIN_CONF);
-                    let old = host.read(KUBE_VIP_MANIFEST)?;
-                    if old.as_deref() != Some(want.as_str()) {
-                        tasks.push(Task::Write(Change::file(
-                            KUBE_VIP_MANIFEST,
-                            old.as_deref(),
-                            want,
-                            FileMode::KeepOr(0o600),
-                        )));
-                    }
+                    write_manifest(host, want, &mut tasks)?;
                 }
                 after.plan(false, &mut tasks)?;
                 note_config_drift(host, &rendered, &mut plan)?;
@@ -469,27 +489,11 @@ impl KubeadmStep {
             } else {
                 ADMIN_CONF
             };
-            let old = host.read(KUBE_VIP_MANIFEST)?;
             let first = kube_vip_manifest(vip, kubeadm.bind_port, during);
-            if old.as_deref() != Some(first.as_str()) {
-                tasks.push(Task::Write(Change::file(
-                    KUBE_VIP_MANIFEST,
-                    old.as_deref(),
-                    first.clone(),
-                    FileMode::KeepOr(0o600),
-                )));
-            }
+            write_manifest(host, first.clone(), tasks)?;
             vip_final = Some((first, kube_vip_manifest(vip, kubeadm.bind_port, ADMIN_CONF)));
         }
-        let old = host.read(INIT_CONFIG)?;
-        if old.as_deref() != Some(rendered.yaml.as_str()) {
-            tasks.push(Task::Write(secret_config_change(
-                host,
-                INIT_CONFIG,
-                old.as_deref(),
-                &rendered.yaml,
-            )));
-        }
+        write_config(host, rendered, tasks)?;
         let mut command = Command::new("kubeadm")
             .args(["init", "--config", INIT_CONFIG])
             .timeout(kubeadm.timeout.0);
@@ -522,15 +526,7 @@ impl KubeadmStep {
         tasks: &mut Vec<Task>,
     ) -> Result<(), StepError> {
         let host = ctx.host;
-        let old = host.read(JOIN_CONFIG)?;
-        if old.as_deref() != Some(rendered.yaml.as_str()) {
-            tasks.push(Task::Write(secret_config_change(
-                host,
-                JOIN_CONFIG,
-                old.as_deref(),
-                &rendered.yaml,
-            )));
-        }
+        write_config(host, rendered, tasks)?;
         let d = &kubeadm.discovery;
         tasks.push(Task::Join(
             Command::new("kubeadm")
@@ -546,12 +542,7 @@ impl KubeadmStep {
             // After the join: kube-vip mounts admin.conf, which the join writes; a hostPath
             // that does not exist yet would be created as a directory by the kubelet.
             let want = kube_vip_manifest(vip, kubeadm.bind_port, ADMIN_CONF);
-            tasks.push(Task::Write(Change::file(
-                KUBE_VIP_MANIFEST,
-                host.read(KUBE_VIP_MANIFEST)?.as_deref(),
-                want,
-                FileMode::KeepOr(0o600),
-            )));
+            write_manifest(host, want, tasks)?;
         }
         Ok(())
     }
