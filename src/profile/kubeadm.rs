@@ -503,7 +503,7 @@ impl Kubeadm {
     }
 
     /// Keys that only the node running `kubeadm init` uses, when set.
-    fn init_only_keys(&self) -> Vec<&'static str> {
+    fn init_only_keys(&self) -> Vec<Vec<&'static str>> {
         let flags = [
             ("pod_subnet", self.pod_subnet.is_some()),
             ("service_subnet", self.service_subnet.is_some()),
@@ -511,11 +511,18 @@ impl Kubeadm {
             ("kube_proxy_mode", self.kube_proxy_mode.is_some()),
             ("cni", self.cni.is_some()),
         ];
-        flags
+        let mut set: Vec<Vec<&'static str>> = flags
             .iter()
             .filter(|(_, on)| *on)
-            .map(|(k, _)| *k)
-            .collect()
+            .map(|(k, _)| vec![*k])
+            .collect();
+        // Control-plane component flags live in ClusterConfiguration, which only init reads.
+        for (name, table) in self.extra_args.tables().into_iter().skip(1) {
+            if !table.is_empty() {
+                set.push(vec!["extra_args", name]);
+            }
+        }
+        set
     }
 
     /// Keys that only control planes use, when set.
@@ -528,11 +535,6 @@ impl Kubeadm {
             ("kube_vip", self.kube_vip.is_some()),
         ];
         set.extend(flags.iter().filter(|(_, on)| *on).map(|(k, _)| vec![*k]));
-        for (name, table) in self.extra_args.tables().into_iter().skip(1) {
-            if !table.is_empty() {
-                set.push(vec!["extra_args", name]);
-            }
-        }
         set
     }
 }
@@ -582,10 +584,11 @@ pub fn validate(profile: &Profile, out: &mut Vec<Diagnostic>) {
     }
     if mode == Mode::Join {
         for key in k.init_only_keys() {
+            let name = key.join(".");
             out.push(
                 Diagnostic::at(
-                    at(&[key]),
-                    format!("`{key}` is an init setting, but this node joins an existing cluster"),
+                    at(&key),
+                    format!("`{name}` is an init setting, but this node joins an existing cluster"),
                 )
                 .expected("cluster settings only on the node that runs kubeadm init")
                 .help("move it to the first control plane's profile"),

@@ -32,8 +32,6 @@ use crate::profile::kubernetes::Kubernetes;
 use crate::profile::swap::SwapPolicy;
 use crate::profile::values::KubeVersion;
 
-/// Where bootstrap keeps the files it gives kubeadm.
-pub const CONFIG_DIR: &str = "/var/lib/bootstrap/kubeadm";
 /// The init configuration (0600: it holds the token and certificate key).
 pub const INIT_CONFIG: &str = "/var/lib/bootstrap/kubeadm/init.yaml";
 /// The join configuration (0600).
