@@ -198,6 +198,21 @@ fn assert_no_secret(node: &Node, outs: &[&Out], secrets: &[String]) {
     }
 }
 
+/// An example profile with text replaced, written beside the node's sandbox.
+fn edited_example(node: &Node, name: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let text = std::fs::read_to_string(example(name)).unwrap();
+    let text = edits.iter().fold(text, |t, (from, to)| t.replace(from, to));
+    node.sb.profile(name, &text)
+}
+
+/// Applies a profile whose kubeadm step must fail; returns the step's reason.
+fn kubeadm_failure(node: &Node, profile: &Path, extra: &[&str]) -> String {
+    let out = node.apply(profile, extra);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert_eq!(out.status("kubeadm"), "failed");
+    reason(&out, "kubeadm")
+}
+
 fn reason(out: &Out, step: &str) -> String {
     out.events()
         .into_iter()
@@ -496,14 +511,8 @@ fn ha_control_planes_with_kube_vip_and_the_certificate_key() {
         "/etc/bootstrap/cluster/certificate-key",
         &format!("{}\n", "0".repeat(64)),
     );
-    let text = std::fs::read_to_string(example("ha-cp-2.toml"))
-        .unwrap()
-        .replace("cp-2", "cp-3")
-        .replace(".22", ".23");
-    let profile = cp3.sb.profile("cp3.toml", &text);
-    let out3 = cp3.apply(&profile, &[]);
-    assert_eq!(out3.code, 1);
-    let why = reason(&out3, "kubeadm");
+    let profile = edited_example(&cp3, "ha-cp-2.toml", &[("cp-2", "cp-3"), (".22", ".23")]);
+    let why = kubeadm_failure(&cp3, &profile, &[]);
     assert!(
         why.contains("likely cause: the control-plane certificates could not be downloaded"),
         "{why}"
@@ -684,14 +693,12 @@ fn a_join_gives_up_after_its_attempts_and_says_why() {
     generate_bundle(&cp);
     let worker = Node::new(cluster.path());
     copy_bundle(&cp, &worker, &["token", "ca-cert-hash"]);
-    let text = std::fs::read_to_string(example("cluster-worker-1.toml"))
-        .unwrap()
-        .replace("attempts = 40", "attempts = 3")
-        .replace("\"2s\"", "\"10ms\"");
-    let profile = worker.sb.profile("w.toml", &text);
-    let out = worker.apply(&profile, &[]);
-    assert_eq!(out.code, 1);
-    let why = reason(&out, "kubeadm");
+    let profile = edited_example(
+        &worker,
+        "cluster-worker-1.toml",
+        &[("attempts = 40", "attempts = 3"), ("\"2s\"", "\"10ms\"")],
+    );
+    let why = kubeadm_failure(&worker, &profile, &[]);
     assert!(why.starts_with("gave up after 3 join attempts"), "{why}");
     assert!(
         why.contains("likely cause: the API server endpoint did not answer"),
