@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Cmd, Output, ProfileCmd, RunArgs};
+use crate::cli::{Cli, Cmd, Output, ProfileCmd, RenderCmd, RunArgs, SecretsCmd};
 use crate::engine::report::{HumanReporter, JsonReporter, Reporter};
 use crate::engine::run::{Selection, run};
 use crate::engine::{Context, Environment, Event, Mode, Progress};
@@ -96,29 +96,108 @@ fn run_steps(cli: &Cli, args: &RunArgs, mode: Mode, lock_wait: Duration) -> i32 
     } else {
         None
     };
-    let address = match node::address::resolve(&host, &profile.node.address) {
-        Ok(a) => a,
-        Err(e) => return fail(cli, &format!("node.address: {e}")),
-    };
+    with_context(cli, &host, &profile, mode, |ctx| {
+        let all = steps::all();
+        let profile_file = args.profile.display().to_string();
+        run(
+            &all,
+            ctx,
+            mode,
+            &selection,
+            &profile_file,
+            reporter(cli).as_mut(),
+        )
+        .exit_code
+    })
+}
+
+/// Resolves the node address, reads the environment, and runs `f` with the step context;
+/// exit code 1 when the address cannot be found.
+fn with_context(
+    cli: &Cli,
+    host: &Host,
+    profile: &Profile,
+    mode: Mode,
+    f: impl FnOnce(&Context) -> i32,
+) -> i32 {
     let env = environment(cli);
-    let ctx = Context {
-        host: &host,
-        profile: &profile,
-        address,
-        mode,
-        env: &env,
+    match node::address::resolve(host, &profile.node.address) {
+        Ok(address) => f(&Context {
+            host,
+            profile,
+            address,
+            mode,
+            env: &env,
+        }),
+        Err(e) => fail(cli, &format!("node.address: {e}")),
+    }
+}
+
+fn render_command(cli: &Cli, cmd: &RenderCmd) -> i32 {
+    let RenderCmd::Kubeadm {
+        profile: file,
+        show_secrets,
+    } = cmd;
+    let profile = match load_profile(cli, file) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
-    let all = steps::all();
-    let profile_file = args.profile.display().to_string();
-    run(
-        &all,
-        &ctx,
-        mode,
-        &selection,
-        &profile_file,
-        reporter(cli).as_mut(),
+    let host = Host::new(cli.root.clone());
+    with_context(
+        cli,
+        &host,
+        &profile,
+        Mode::Plan,
+        |ctx| match steps::kubeadm::render(ctx) {
+            Ok(Some(rendered)) => {
+                let yaml = if *show_secrets {
+                    rendered.yaml
+                } else {
+                    host.redact(&rendered.yaml)
+                };
+                print!("{yaml}");
+                0
+            }
+            Ok(None) => fail(
+                cli,
+                &format!(
+                    "{}: no [kubeadm] section, so there is no kubeadm configuration",
+                    file.display()
+                ),
+            ),
+            Err(e) => fail(cli, &host.redact(&e.to_string())),
+        },
     )
-    .exit_code
+}
+
+fn secrets_command(cli: &Cli, cmd: &SecretsCmd) -> i32 {
+    let SecretsCmd::Generate { out } = cmd;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let written = crate::kube::bundle::Bundle::generate(now).and_then(|b| {
+        let hash = b.ca_cert_hash.clone();
+        b.write_new(out).map(|files| (files, hash))
+    });
+    match written {
+        Ok((files, hash)) => {
+            println!(
+                "cluster secrets written to {} (secret files are 0600):",
+                out.display()
+            );
+            for f in files {
+                println!("  {}", f.display());
+            }
+            if let Some(hash) = hash {
+                println!("CA hash (public): {hash}");
+            }
+            println!(
+                "reference it from every profile: [kubeadm.secrets] bundle = \"/etc/bootstrap/cluster\" (copy the directory there, e.g. with cloud-init write_files); workers need only token and ca-cert-hash"
+            );
+            0
+        }
+        Err(e) => fail(cli, &e.to_string()),
+    }
 }
 
 fn profile_command(cli: &Cli, cmd: &ProfileCmd) -> i32 {
@@ -152,6 +231,8 @@ pub fn execute(cli: &Cli) -> i32 {
             Duration::from_secs(args.lock_wait),
         ),
         Cmd::Profile(cmd) => profile_command(cli, cmd),
+        Cmd::Render(cmd) => render_command(cli, cmd),
+        Cmd::Secrets(cmd) => secrets_command(cli, cmd),
         Cmd::Completions { shell } => {
             let mut out = std::io::stdout();
             clap_complete::generate(*shell, &mut Cli::command(), "bootstrap", &mut out);

@@ -50,6 +50,12 @@ pub enum Cmd {
     /// Validate or show a profile.
     #[command(subcommand)]
     Profile(ProfileCmd),
+    /// Print configuration rendered from a profile.
+    #[command(subcommand)]
+    Render(RenderCmd),
+    /// Create cluster join secrets ahead of time.
+    #[command(subcommand)]
+    Secrets(SecretsCmd),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -94,5 +100,32 @@ pub enum ProfileCmd {
     Show {
         /// The profile (TOML).
         file: PathBuf,
+    },
+}
+
+/// Render subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RenderCmd {
+    /// The kubeadm --config YAML this node would use (secrets shown as <redacted>).
+    Kubeadm {
+        /// The profile (TOML).
+        #[arg(long, short = 'p', default_value = DEFAULT_PROFILE, value_name = "FILE")]
+        profile: PathBuf,
+        /// Print the token and certificate key instead of <redacted>.
+        #[arg(long)]
+        show_secrets: bool,
+    },
+}
+
+/// Secrets subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SecretsCmd {
+    /// Create a bundle: CA certificate and key, bootstrap token, certificate key, CA hash.
+    /// Every node's profile then references it (kubeadm.secrets.bundle), so all nodes can
+    /// boot at once. Secret files are 0600; secret values are never printed.
+    Generate {
+        /// A new or empty directory for the bundle (a local path, not under --root).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod engine;
 pub mod formats;
 pub mod host;
+pub mod kube;
 pub mod node;
 pub mod packages;
 pub mod profile;

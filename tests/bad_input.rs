@@ -8,6 +8,11 @@ use common::Sandbox;
 const NODE: &str =
     "[node]\nname = \"master\"\nrole = \"control-plane\"\naddress = \"192.168.33.13\"\n";
 
+const WORKER: &str =
+    "[node]\nname = \"worker-1\"\nrole = \"worker\"\naddress = \"192.168.33.14\"\n";
+
+const K8S: &str = "[kubernetes]\nversion = \"1.35.2\"\n";
+
 /// (case name, profile text, substrings the error must contain)
 fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
     let with = |extra: &str| format!("{NODE}{extra}");
@@ -342,6 +347,136 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
                 "p.toml:6:1: packages.froce: unknown key",
                 "did you mean `force`?",
             ],
+        ),
+        (
+            "kubeadm without kubernetes",
+            with("[kubeadm]\n"),
+            vec!["p.toml:5:1: kubeadm: [kubeadm] needs the Kubernetes version from [kubernetes]"],
+        ),
+        (
+            "worker runs init",
+            format!(
+                "{WORKER}{K8S}[kubeadm]\nmode = \"init\"\ncontrol_plane_endpoint = \"10.0.0.1\"\n"
+            ),
+            vec![
+                "p.toml:8:8: kubeadm.mode: a worker cannot run `kubeadm init`",
+                "expected: mode = \"join\" on a worker",
+            ],
+        ),
+        (
+            "worker with init settings",
+            format!(
+                "{WORKER}{K8S}[kubeadm]\ncontrol_plane_endpoint = \"10.0.0.1\"\npod_subnet = \"10.244.0.0/16\"\n[kubeadm.secrets]\nbundle = \"/etc/bootstrap/cluster\"\n"
+            ),
+            vec![
+                "p.toml:9:14: kubeadm.pod_subnet: `pod_subnet` is an init setting, but this node joins",
+                "help: move it to the first control plane's profile",
+            ],
+        ),
+        (
+            "worker with control-plane settings",
+            format!(
+                "{WORKER}{K8S}[kubeadm]\ncontrol_plane_endpoint = \"10.0.0.1\"\nkubeconfig_user = \"vagrant\"\n[kubeadm.secrets]\nbundle = \"/etc/bootstrap/cluster\"\n"
+            ),
+            vec![
+                "kubeadm.kubeconfig_user: `kubeconfig_user` is a control-plane setting, but node.role is worker",
+            ],
+        ),
+        (
+            "several control planes without an endpoint",
+            with(&format!("{K8S}[kubeadm]\ncontrol_planes = 3\n")),
+            vec![
+                "p.toml:8:18: kubeadm.control_planes: 3 control planes are declared, but there is no control_plane_endpoint",
+                "expected: control_plane_endpoint = a DNS name or virtual IP",
+            ],
+        ),
+        (
+            "pod and service subnets overlap",
+            with(&format!("{K8S}[kubeadm]\npod_subnet = \"10.96.0.0/16\"\n")),
+            vec![
+                "p.toml:8:14: kubeadm.pod_subnet: pod_subnet 10.96.0.0/16 and service_subnet 10.96.0.0/12 overlap",
+            ],
+        ),
+        (
+            "invalid pod subnet",
+            with(&format!("{K8S}[kubeadm]\npod_subnet = \"10.244.0.0/33\"\n")),
+            vec![
+                "p.toml:8:14: kubeadm.pod_subnet: invalid CIDR `10.244.0.0/33`",
+                "expected: a prefix length of at most 32",
+            ],
+        ),
+        (
+            "bad token",
+            with(&format!(
+                "{K8S}[kubeadm.secrets]\ntoken = \"abcdef-0123456789abcdef\"\n"
+            )),
+            vec![
+                "p.toml:8:9: kubeadm.secrets.token: invalid bootstrap token (23 characters, value not shown)",
+                "expected: 6 characters a-z0-9, a dot, 16 characters a-z0-9",
+            ],
+        ),
+        (
+            "bad certificate key",
+            with(&format!(
+                "{K8S}[kubeadm.secrets]\ncertificate_key = \"0123\"\n"
+            )),
+            vec![
+                "kubeadm.secrets.certificate_key: invalid certificate key (4 characters, value not shown)",
+                "expected: 64 hex characters",
+            ],
+        ),
+        (
+            "bad CA hash",
+            format!(
+                "{WORKER}{K8S}[kubeadm]\ncontrol_plane_endpoint = \"10.0.0.1\"\n[kubeadm.secrets]\ntoken = \"abcdef.0123456789abcdef\"\nca_cert_hash = \"sha1:0123\"\n"
+            ),
+            vec![
+                "kubeadm.secrets.ca_cert_hash: invalid CA certificate hash `sha1:0123`",
+                "expected: `sha256:` followed by 64 hex characters",
+            ],
+        ),
+        (
+            "bad join command",
+            format!(
+                "{WORKER}{K8S}[kubeadm.secrets]\njoin_command = \"kubeadm join 10.0.0.1:6443 --token abcdef.0123456789abcdef\"\n"
+            ),
+            vec!["invalid join command: no --discovery-token-ca-cert-hash"],
+        ),
+        (
+            "join without secrets",
+            format!("{WORKER}{K8S}[kubeadm]\ncontrol_plane_endpoint = \"10.0.0.1\"\n"),
+            vec!["kubeadm.secrets: a joining node needs a bootstrap token and the CA hash"],
+        ),
+        (
+            "join without endpoint",
+            format!("{WORKER}{K8S}[kubeadm.secrets]\nbundle = \"/etc/bootstrap/cluster\"\n"),
+            vec!["a joining node needs to know where the API server is"],
+        ),
+        (
+            "unpinned CNI download",
+            with(&format!(
+                "{K8S}[kubeadm.cni]\nname = \"calico\"\nurl = \"https://example.com/calico.yaml\"\n"
+            )),
+            vec![
+                "kubeadm.cni.url: a downloaded manifest must be pinned",
+                "expected: sha256 =",
+            ],
+        ),
+        (
+            "kube-vip address is not the endpoint",
+            with(&format!(
+                "{K8S}[kubeadm]\ncontrol_plane_endpoint = \"10.0.0.100\"\n[kubeadm.kube_vip]\naddress = \"10.0.0.99\"\ninterface = \"eth1\"\n"
+            )),
+            vec![
+                "kubeadm.kube_vip.address: kube-vip holds 10.0.0.99, but control_plane_endpoint is not that address",
+            ],
+        ),
+        (
+            "kubeadm key typo",
+            with(&format!(
+                "{K8S}[kubeadm]\npod_subnett = \"10.244.0.0/16\"\n"
+            )),
+            vec!["unknown key `pod_subnett`", "did you mean `pod_subnet`?"],
         ),
         (
             "empty file",

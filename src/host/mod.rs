@@ -119,6 +119,12 @@ impl Host {
         self.redactor.redact(text)
     }
 
+    /// Waits `duration`: the pause between retries of an operation that waits for another
+    /// node (a join waiting for the API server, a wait for the node to be Ready).
+    pub fn sleep(&self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
+
     /// Runs a program that only reads the node. Any exit code is returned as is.
     pub fn run(&self, command: &Command) -> Result<Output, HostError> {
         tracing::debug!(command = %self.redact(&command.display()), "run");

@@ -5,6 +5,7 @@ pub mod containerd;
 pub mod diagnostic;
 pub mod hosts;
 pub mod kernel;
+pub mod kubeadm;
 pub mod kubernetes;
 pub mod locate;
 pub mod node;
@@ -47,6 +48,9 @@ pub struct Profile {
     /// `[packages]`: how the Kubernetes binaries are installed.
     #[serde(default)]
     pub packages: packages::Packages,
+    /// `[kubeadm]`: cluster formation (kubeadm init or join); absent for node prep only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeadm: Option<kubeadm::Kubeadm>,
 }
 
 impl Profile {

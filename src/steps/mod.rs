@@ -1,9 +1,11 @@
 //! The steps, one file each, each owning one piece of the node. Order matters: modules
-//! before sysctl (bridge keys appear only once br_netfilter is loaded).
+//! before sysctl (bridge keys appear only once br_netfilter is loaded); kubeadm last, once
+//! the node is prepared.
 
 pub mod cgroup;
 pub mod containerd;
 pub mod hosts;
+pub mod kubeadm;
 pub mod modules;
 pub mod packages;
 pub mod swap;
@@ -21,6 +23,7 @@ pub fn all() -> Vec<Box<dyn Step>> {
         Box::new(packages::PackagesStep),
         Box::new(containerd::ContainerdStep),
         Box::new(cgroup::CgroupStep),
+        Box::new(kubeadm::KubeadmStep),
     ]
 }
 

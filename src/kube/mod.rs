@@ -1,0 +1,11 @@
+//! Cluster formation with kubeadm: the configuration types (v1beta3 and v1beta4) and their
+//! rendering from the profile, the join secrets and their bundle, membership detection,
+//! bounded retries, and the diagnosis of failures.
+
+pub mod bundle;
+pub mod config;
+pub mod diagnose;
+pub mod render;
+pub mod retry;
+pub mod secrets;
+pub mod state;

@@ -1,0 +1,386 @@
+//! Join secrets: the bootstrap token, the certificate key, the CA certificate hash, and the
+//! cluster CA itself. Each value type checks its format when parsed (REFERENCE §1.4) and never
+//! shows its value in `Debug` output or messages; generated values come from the operating
+//! system's CSPRNG.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+
+use crate::host::REDACTED;
+use crate::profile::values::EXPECTED_SEP;
+
+/// Why a secret could not be made or read.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// The operating system's random source failed.
+    #[error("cannot get random bytes from the operating system: {0}")]
+    Random(String),
+    /// The CA certificate could not be built.
+    #[error("cannot build the CA certificate: {0}")]
+    Certificate(String),
+    /// A CA certificate could not be parsed.
+    #[error("{what} is not a PEM-encoded X.509 certificate: {detail}")]
+    BadCertificate {
+        /// Which file or value.
+        what: String,
+        /// Why.
+        detail: String,
+    },
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], SecretError> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).map_err(|e| SecretError::Random(e.to_string()))?;
+    Ok(buf)
+}
+
+/// Implements `Debug` (value hidden), `Serialize` (value hidden: profiles are shown with
+/// `<redacted>`) and `Deserialize` (through `FromStr`) for a secret string type.
+macro_rules! secret_string {
+    ($ty:ident) => {
+        impl fmt::Debug for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({REDACTED})", stringify!($ty))
+            }
+        }
+
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(REDACTED)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                String::deserialize(d)?
+                    .parse()
+                    .map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl $ty {
+            /// The value itself, for the config file kubeadm reads. Never print it.
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+const TOKEN_CHARS: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+
+/// A bootstrap token `[a-z0-9]{6}.[a-z0-9]{16}`: a public ID and a secret part.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+secret_string!(Token);
+
+const TOKEN_EXPECTED: &str =
+    "6 characters a-z0-9, a dot, 16 characters a-z0-9 (like `kubeadm token generate` prints)";
+
+impl FromStr for Token {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let ok = |part: &str, len: usize| {
+            part.len() == len
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        };
+        match text.split_once('.') {
+            Some((id, secret)) if ok(id, 6) && ok(secret, 16) => Ok(Token(text.to_string())),
+            _ => Err(format!(
+                "invalid bootstrap token ({} characters, value not shown){EXPECTED_SEP}{TOKEN_EXPECTED}",
+                text.len()
+            )),
+        }
+    }
+}
+
+impl Token {
+    /// A new token from the CSPRNG (uniform over the 36 characters by rejection sampling).
+    pub fn generate() -> Result<Token, SecretError> {
+        let mut chars = Vec::with_capacity(22);
+        while chars.len() < 22 {
+            for b in random_bytes::<32>()? {
+                // 252 = 7 * 36: values above would bias the first characters.
+                if b < 252 && chars.len() < 22 {
+                    chars.push(TOKEN_CHARS[usize::from(b % 36)]);
+                }
+            }
+        }
+        let text = String::from_utf8_lossy(&chars).into_owned();
+        Ok(Token(format!("{}.{}", &text[..6], &text[6..])))
+    }
+
+    /// The public token ID (the part before the dot).
+    pub fn id(&self) -> &str {
+        &self.0[..6]
+    }
+
+    /// The secret part (after the dot), registered for redaction along with the whole token.
+    pub fn secret_part(&self) -> &str {
+        &self.0[7..]
+    }
+}
+
+/// The key that encrypts the control-plane certificates kubeadm uploads: 32 bytes, hex.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CertificateKey(String);
+secret_string!(CertificateKey);
+
+impl FromStr for CertificateKey {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(CertificateKey(text.to_string()))
+        } else {
+            Err(format!(
+                "invalid certificate key ({} characters, value not shown){EXPECTED_SEP}64 hex characters (32 bytes), like `kubeadm certs certificate-key` prints",
+                text.len()
+            ))
+        }
+    }
+}
+
+impl CertificateKey {
+    /// A new key: 32 random bytes from the CSPRNG, hex encoded.
+    pub fn generate() -> Result<CertificateKey, SecretError> {
+        Ok(CertificateKey(hex(&random_bytes::<32>()?)))
+    }
+}
+
+/// The pin of the cluster CA: `sha256:` and the hex SHA-256 of its SubjectPublicKeyInfo.
+/// Public (it identifies the CA, it does not grant access), so it is shown in full.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaHash(String);
+
+impl FromStr for CaHash {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let hex_part = text.strip_prefix("sha256:").unwrap_or("");
+        if hex_part.len() == 64 && hex_part.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(CaHash(text.to_ascii_lowercase()))
+        } else {
+            Err(format!(
+                "invalid CA certificate hash `{text}`{EXPECTED_SEP}`sha256:` followed by 64 hex characters"
+            ))
+        }
+    }
+}
+
+impl fmt::Display for CaHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for CaHash {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CaHash {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl CaHash {
+    /// The hash of a PEM CA certificate, as kubeadm computes it: SHA-256 over the DER
+    /// SubjectPublicKeyInfo (not over the whole certificate).
+    pub fn of_pem(cert_pem: &str, what: &str) -> Result<CaHash, SecretError> {
+        let bad = |detail: String| SecretError::BadCertificate {
+            what: what.to_string(),
+            detail,
+        };
+        let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes())
+            .map_err(|e| bad(e.to_string()))?;
+        let cert = pem.parse_x509().map_err(|e| bad(e.to_string()))?;
+        let digest = Sha256::digest(cert.tbs_certificate.subject_pki.raw);
+        Ok(CaHash(format!("sha256:{}", hex(&digest))))
+    }
+}
+
+/// A cluster CA: certificate and private key, both PEM.
+#[derive(Clone)]
+pub struct Ca {
+    /// The certificate (public).
+    pub cert_pem: String,
+    /// The PKCS#8 private key (secret).
+    pub key_pem: String,
+}
+
+impl fmt::Debug for Ca {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Ca {{ key: {REDACTED} }}")
+    }
+}
+
+/// An ECDSA P-256 key that rcgen signs with (pure Rust, so the musl build needs no C).
+struct CaKey {
+    key: p256::ecdsa::SigningKey,
+    public: Vec<u8>,
+}
+
+impl rcgen::PublicKeyData for CaKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.public
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_ECDSA_P256_SHA256
+    }
+}
+
+impl rcgen::SigningKey for CaKey {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        use p256::ecdsa::signature::Signer;
+        let signature: p256::ecdsa::Signature = self.key.sign(msg);
+        Ok(signature.to_der().as_bytes().to_vec())
+    }
+}
+
+/// How long a generated CA is valid: ten years, kubeadm's default for its own CA.
+const CA_VALIDITY_SECS: i64 = 10 * 365 * 24 * 3600;
+/// Backdating of the CA's start, so nodes with a slightly slow clock accept it (kubeadm
+/// backdates by five minutes as well).
+const CA_BACKDATE_SECS: i64 = 5 * 60;
+
+impl Ca {
+    /// A new self-signed ECDSA P-256 CA named `kubernetes`, valid ten years from `now_unix`
+    /// (seconds since the epoch; the caller reads the clock).
+    pub fn generate(now_unix: i64) -> Result<Ca, SecretError> {
+        let cert_err = |e: &dyn fmt::Display| SecretError::Certificate(e.to_string());
+        let key = loop {
+            // A random 32-byte string is a valid scalar with overwhelming probability.
+            if let Ok(key) = p256::ecdsa::SigningKey::from_slice(&random_bytes::<32>()?) {
+                break key;
+            }
+        };
+        let public = key.verifying_key().to_sec1_point(false).as_bytes().to_vec();
+        let mut params =
+            rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| cert_err(&e))?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "kubernetes");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::DigitalSignature,
+            rcgen::KeyUsagePurpose::KeyEncipherment,
+            rcgen::KeyUsagePurpose::KeyCertSign,
+        ];
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&random_bytes::<16>()?));
+        // RFC 7093 method 1: the leftmost 160 bits of the SHA-256 of the public key.
+        params.key_identifier_method =
+            rcgen::KeyIdMethod::PreSpecified(Sha256::digest(&public)[..20].to_vec());
+        let at =
+            |secs: i64| time::OffsetDateTime::from_unix_timestamp(secs).map_err(|e| cert_err(&e));
+        params.not_before = at(now_unix - CA_BACKDATE_SECS)?;
+        params.not_after = at(now_unix + CA_VALIDITY_SECS)?;
+        let signer = CaKey { key, public };
+        let cert = params.self_signed(&signer).map_err(|e| cert_err(&e))?;
+        let key_pem = {
+            use p256::pkcs8::EncodePrivateKey;
+            signer
+                .key
+                .to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
+                .map_err(|e| cert_err(&e))?
+                .to_string()
+        };
+        Ok(Ca {
+            cert_pem: cert.pem(),
+            key_pem,
+        })
+    }
+
+    /// The hash workers pin this CA with.
+    pub fn hash(&self) -> Result<CaHash, SecretError> {
+        CaHash::of_pem(&self.cert_pem, "the generated CA certificate")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_format() {
+        assert!("abcdef.0123456789abcdef".parse::<Token>().is_ok());
+        for bad in [
+            "abcdef0123456789abcdef",
+            "ABCDEF.0123456789abcdef",
+            "abcde.0123456789abcdef",
+            "abcdef.0123456789abcde",
+            "abcdef.0123456789abcdef0",
+            "abc-ef.0123456789abcdef",
+            "",
+        ] {
+            let err = bad.parse::<Token>().unwrap_err();
+            assert!(
+                bad.is_empty() || !err.contains(bad),
+                "the value is not shown: {err}"
+            );
+        }
+        let t: Token = "abcdef.0123456789abcdef".parse().unwrap();
+        assert_eq!(t.id(), "abcdef");
+        assert_eq!(t.secret_part(), "0123456789abcdef");
+        assert_eq!(format!("{t:?}"), "Token(<redacted>)");
+    }
+
+    #[test]
+    fn generated_tokens_are_valid_and_differ() {
+        let a = Token::generate().unwrap();
+        let b = Token::generate().unwrap();
+        assert!(a.expose().parse::<Token>().is_ok(), "{}", a.expose());
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn certificate_key_and_hash_formats() {
+        let k = CertificateKey::generate().unwrap();
+        assert_eq!(k.expose().len(), 64);
+        assert!(k.expose().parse::<CertificateKey>().is_ok());
+        assert!("abc".parse::<CertificateKey>().is_err());
+        assert!("zz".repeat(32).parse::<CertificateKey>().is_err());
+        let h = format!("sha256:{}", "ab".repeat(32));
+        assert!(h.parse::<CaHash>().is_ok());
+        assert!("sha1:abcd".parse::<CaHash>().is_err());
+        assert!(
+            format!("sha256:{}", "ab".repeat(31))
+                .parse::<CaHash>()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn ca_hash_is_over_the_public_key_info() {
+        let ca = Ca::generate(1_790_000_000).unwrap();
+        let hash = ca.hash().unwrap();
+        let (_, pem) = x509_parser::pem::parse_x509_pem(ca.cert_pem.as_bytes()).unwrap();
+        let cert = pem.parse_x509().unwrap();
+        assert!(cert.is_ca());
+        assert_eq!(cert.subject().to_string(), "CN=kubernetes");
+        let spki = cert.tbs_certificate.subject_pki.raw;
+        assert_eq!(
+            hash.to_string(),
+            format!("sha256:{}", hex(&Sha256::digest(spki)))
+        );
+        assert_ne!(
+            hash.to_string(),
+            format!("sha256:{}", hex(&Sha256::digest(&pem.contents))),
+            "not the hash of the whole certificate"
+        );
+        assert!(ca.key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+        assert!(CaHash::of_pem("not pem", "x").is_err());
+    }
+}
