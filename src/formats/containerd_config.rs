@@ -105,6 +105,12 @@ const V2_PATHS: Paths = Paths {
     sandbox: &["sandbox_image"],
 };
 
+const V1_PATHS: Paths = Paths {
+    runtime: ["plugins", "cri"],
+    images: ["plugins", "cri"],
+    sandbox: &["sandbox_image"],
+};
+
 const V3_PATHS: Paths = Paths {
     runtime: ["plugins", "io.containerd.cri.v1.runtime"],
     images: ["plugins", "io.containerd.cri.v1.images"],
@@ -116,9 +122,29 @@ const RUNC: [&str; 3] = ["containerd", "runtimes", "runc"];
 impl Schema {
     fn paths(self) -> &'static Paths {
         match self {
+            Schema::V1 => &V1_PATHS,
+            Schema::V2 => &V2_PATHS,
             Schema::V3 { .. } => &V3_PATHS,
-            _ => &V2_PATHS,
         }
+    }
+
+    /// The runc options table (where `SystemdCgroup` lives) as written in TOML, for messages:
+    /// `plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options`.
+    pub fn runc_options_table(self) -> String {
+        self.paths()
+            .runtime
+            .iter()
+            .chain(RUNC.iter())
+            .chain(["options"].iter())
+            .map(|k| {
+                if k.contains('.') {
+                    format!("\"{k}\"")
+                } else {
+                    k.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(".")
     }
 
     /// The `version` number as written.

@@ -39,100 +39,16 @@ pub struct ContainerdView {
     pub cri_disabled: bool,
 }
 
-/// The runc options table of each containerd config schema, and the sandbox image key.
-const CONTAINERD_SCHEMAS: [(&[&str], &[&str]); 3] = [
-    // version 3 (containerd 2.x; unchanged in version 4)
-    (
-        &[
-            "plugins",
-            "io.containerd.cri.v1.runtime",
-            "containerd",
-            "runtimes",
-            "runc",
-            "options",
-        ],
-        &[
-            "plugins",
-            "io.containerd.cri.v1.images",
-            "pinned_images",
-            "sandbox",
-        ],
-    ),
-    // version 2 (containerd 1.3+)
-    (
-        &[
-            "plugins",
-            "io.containerd.grpc.v1.cri",
-            "containerd",
-            "runtimes",
-            "runc",
-            "options",
-        ],
-        &["plugins", "io.containerd.grpc.v1.cri", "sandbox_image"],
-    ),
-    // version 1 (no `version` key)
-    (
-        &[
-            "plugins",
-            "cri",
-            "containerd",
-            "runtimes",
-            "runc",
-            "options",
-        ],
-        &["plugins", "cri", "sandbox_image"],
-    ),
-];
-
-fn lookup<'a>(doc: &'a toml_edit::DocumentMut, path: &[&str]) -> Option<&'a toml_edit::Item> {
-    path.iter()
-        .try_fold(doc.as_item(), |item, key| item.get(key))
-}
-
-fn quoted_path(path: &[&str]) -> String {
-    path.iter()
-        .map(|k| {
-            if k.contains('.') {
-                format!("\"{k}\"")
-            } else {
-                k.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(".")
-}
-
-/// Reads the CRI settings from containerd's config.toml text (schema versions 1, 2 and 3/4).
-/// `None` when the text is not TOML. One small function, to be swapped for the runtime
-/// step's own reader later.
+/// Reads the CRI settings from containerd's config.toml text (schema versions 1, 2 and 3/4)
+/// with the runtime step's reader. `None` when the text is not a containerd config.
 pub fn containerd_view(text: &str) -> Option<ContainerdView> {
-    let doc: toml_edit::DocumentMut = text.parse().ok()?;
-    let mut view = ContainerdView::default();
-    for (options, sandbox) in CONTAINERD_SCHEMAS {
-        if view.table.is_empty() && lookup(&doc, &options[..options.len() - 1]).is_some() {
-            view.table = quoted_path(options);
-            view.systemd_cgroup = lookup(&doc, options)
-                .and_then(|t| t.get("SystemdCgroup"))
-                .and_then(toml_edit::Item::as_bool);
-        }
-        if view.sandbox_image.is_none() {
-            view.sandbox_image = lookup(&doc, sandbox)
-                .and_then(toml_edit::Item::as_str)
-                .map(str::to_string);
-        }
-    }
-    if view.table.is_empty() {
-        view.table = quoted_path(CONTAINERD_SCHEMAS[1].0);
-    }
-    view.cri_disabled = doc
-        .get("disabled_plugins")
-        .and_then(toml_edit::Item::as_array)
-        .is_some_and(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str())
-                .any(|p| p == "cri" || p == "io.containerd.grpc.v1.cri")
-        });
-    Some(view)
+    let facts = crate::formats::containerd_config::facts(text).ok()?;
+    Some(ContainerdView {
+        systemd_cgroup: facts.systemd_cgroup,
+        table: facts.schema.runc_options_table(),
+        sandbox_image: facts.sandbox_image,
+        cri_disabled: !facts.cri_disabled.is_empty(),
+    })
 }
 
 /// Everything collected about a failure.
