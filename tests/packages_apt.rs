@@ -322,3 +322,32 @@ fn a_missing_key_stops_before_the_sources_change_and_apt_failures_are_named() {
     );
     assert!(sb.read(SOURCES).contains("/v1.29/deb/"));
 }
+
+/// Found on a real machine: google-cloud-cli ships a `kubectl` deb versioned 1:528.0.0-0.
+/// It is not a Kubernetes release, so it must be replaced, not judged by the skew policy
+/// (which called it a downgrade and refused).
+#[test]
+fn another_vendors_kubectl_package_is_replaced_not_called_a_downgrade() {
+    let sb = Sandbox::new();
+    sb.write(
+        "/.standin/dpkg-status",
+        "ca-certificates\t20230311\tii \nkubectl\t1:528.0.0-0\tii \n",
+    );
+    let server = Server::start();
+    serve_keys(&server, &["1.31"]);
+    let out = apply(&sb, &profile(&server, "1.31.4", ""));
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("the installed `kubectl` package (1:528.0.0-0) is not a Kubernetes release"),
+        "{}",
+        out.stdout
+    );
+    let calls = changing(sb.take_calls());
+    assert!(
+        calls.iter().any(|c| c.starts_with(&format!(
+            "{APT_GET} install -y --allow-change-held-packages --allow-downgrades kubeadm=1.31.4-* kubelet=1.31.4-* kubectl=1.31.4-*"
+        ))),
+        "apt must be allowed to replace the higher-versioned foreign package: {calls:?}"
+    );
+}

@@ -154,9 +154,23 @@ pub fn plan(
     names.extend(PREREQUISITES);
     let status = dpkg_status(host, &names)?;
     let current = |name: &str| status.get(name).filter(|p| p.installed);
+    let mut foreign = false;
     for w in wanted.iter().take(super::tools::KUBERNETES.len()) {
-        if let Some(v) = current(w.name).and_then(|p| p.upstream().parse().ok()) {
-            installed.push((w.name, v));
+        let Some(package) = current(w.name) else {
+            continue;
+        };
+        match package.upstream().parse::<KubeVersion>() {
+            // Kubernetes releases are 1.x; another vendor's package of the same name (the
+            // google-cloud-cli `kubectl`, versioned like 1:528.0.0-0) is not one, so the
+            // skew policy does not apply to it: it is replaced.
+            Ok(v) if v.major == 1 => installed.push((w.name, v)),
+            _ => {
+                foreign = true;
+                plan.warn(format!(
+                    "the installed `{}` package ({}) is not a Kubernetes release (another vendor's package of the same name, such as google-cloud-cli's kubectl); it is replaced by {} {version} from pkgs.k8s.io",
+                    w.name, package.version, w.name
+                ));
+            }
         }
     }
 
@@ -233,7 +247,7 @@ pub fn plan(
         let downgrade = installed
             .iter()
             .any(|(_, from)| skew::classify(*from, version) == Move::Downgrade);
-        if downgrade && packages.force {
+        if (downgrade && packages.force) || foreign {
             args.push("--allow-downgrades".into());
         }
         args.extend(
