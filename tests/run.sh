@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== unit and sandbox integration tests"
-cargo test --all-targets
+cargo test
 
 if [ -x tests/vm/scenarios.sh ]; then
   echo "== real-machine tier (qemu VM)"
