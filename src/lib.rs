@@ -2,6 +2,8 @@
 //! profile. Every step observes the node, plans the difference, applies exactly that, and
 //! verifies it; all effects go through the [`host::Host`] seam.
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod cli;
 pub mod engine;
