@@ -391,6 +391,16 @@ mod tests {
         }
     }
 
+    /// Asserts that `out` holds `image` and SystemdCgroup = true in the tables of `schema`,
+    /// and that editing it again changes nothing.
+    fn assert_settled(out: &str, schema: Schema, image: &str) {
+        let f = facts(out).unwrap();
+        assert_eq!(f.schema, schema);
+        assert_eq!(f.systemd_cgroup, Some(true));
+        assert_eq!(f.sandbox_image.as_deref(), Some(image));
+        assert_eq!(edit(out, &desired(image)).unwrap(), out);
+    }
+
     /// Lines that differ between two texts, as (old, new) pairs of changed lines.
     fn changed_lines(old: &str, new: &str) -> Vec<String> {
         similar::TextDiff::from_lines(old, new)
@@ -412,17 +422,7 @@ mod tests {
                 "+            SystemdCgroup = true",
             ]
         );
-        let f = facts(&out).unwrap();
-        assert_eq!(f.schema, Schema::V2);
-        assert_eq!(f.systemd_cgroup, Some(true));
-        assert_eq!(
-            f.sandbox_image.as_deref(),
-            Some("registry.k8s.io/pause:3.10")
-        );
-        assert_eq!(
-            edit(&out, &desired("registry.k8s.io/pause:3.10")).unwrap(),
-            out
-        );
+        assert_settled(&out, Schema::V2, "registry.k8s.io/pause:3.10");
     }
 
     #[test]
@@ -437,12 +437,10 @@ mod tests {
             ]
         );
         assert!(!out.contains("io.containerd.grpc.v1.cri\".containerd"));
-        let f = facts(&out).unwrap();
-        assert_eq!(f.schema, Schema::V3 { version: 3 });
-        assert_eq!(f.systemd_cgroup, Some(true));
-        assert_eq!(
-            edit(&out, &desired("registry.k8s.io/pause:3.10.1")).unwrap(),
-            out
+        assert_settled(
+            &out,
+            Schema::V3 { version: 3 },
+            "registry.k8s.io/pause:3.10.1",
         );
     }
 
@@ -450,13 +448,11 @@ mod tests {
     fn version_4_uses_the_version_3_cri_tables() {
         let v4 = V3_DEFAULT.replace("version = 3", "version = 4");
         let out = edit(&v4, &desired("registry.k8s.io/pause:3.10.2")).unwrap();
-        let f = facts(&out).unwrap();
-        assert_eq!(f.schema, Schema::V3 { version: 4 });
-        assert_eq!(
-            f.sandbox_image.as_deref(),
-            Some("registry.k8s.io/pause:3.10.2")
+        assert_settled(
+            &out,
+            Schema::V3 { version: 4 },
+            "registry.k8s.io/pause:3.10.2",
         );
-        assert_eq!(f.systemd_cgroup, Some(true));
     }
 
     #[test]
@@ -475,16 +471,7 @@ mod tests {
             out.contains("bin_dir = \"/opt/cni/bin\""),
             "CNI plugins from kubernetes-cni live in /opt/cni/bin"
         );
-        let f = facts(&out).unwrap();
-        assert_eq!(f.systemd_cgroup, Some(true));
-        assert_eq!(
-            f.sandbox_image.as_deref(),
-            Some("registry.k8s.io/pause:3.10")
-        );
-        assert_eq!(
-            edit(&out, &desired("registry.k8s.io/pause:3.10")).unwrap(),
-            out
-        );
+        assert_settled(&out, Schema::V2, "registry.k8s.io/pause:3.10");
     }
 
     #[test]
