@@ -129,6 +129,14 @@ impl Node {
             .collect()
     }
 
+    /// How many `kubeadm join` runs were recorded (and clears the record).
+    fn joins(&self) -> usize {
+        self.calls("kubeadm")
+            .iter()
+            .filter(|c| c.starts_with("kubeadm join"))
+            .count()
+    }
+
     fn mode(&self, node_path: &str) -> u32 {
         std::fs::metadata(self.sb.path(node_path))
             .unwrap()
@@ -714,14 +722,7 @@ fn a_join_gives_up_after_its_attempts_and_says_why() {
         why.contains("likely cause: the API server endpoint did not answer"),
         "{why}"
     );
-    assert_eq!(
-        worker
-            .calls("kubeadm")
-            .iter()
-            .filter(|c| c.starts_with("kubeadm join"))
-            .count(),
-        3
-    );
+    assert_eq!(worker.joins(), 3);
     // A wrong CA hash is not retried: it is named at once.
     cp.apply(&example("cluster-master.toml"), &[]);
     worker.sb.write(
@@ -734,14 +735,7 @@ fn a_join_gives_up_after_its_attempts_and_says_why() {
         why.contains("likely cause: the CA hash does not match the cluster's CA"),
         "{why}"
     );
-    assert_eq!(
-        worker
-            .calls("kubeadm")
-            .iter()
-            .filter(|c| c.starts_with("kubeadm join"))
-            .count(),
-        1
-    );
+    assert_eq!(worker.joins(), 1, "a wrong CA hash is named at once");
 }
 
 #[test]
