@@ -15,7 +15,9 @@ use common::Sandbox;
 /// One unit file: `(section, key)` → every value assigned, in order (systemd keys such as
 /// `After=` may repeat and each holds a space-separated list).
 fn parse_unit(name: &str) -> BTreeMap<(String, String), Vec<String>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("systemd")
+        .join(name);
     let text = std::fs::read_to_string(&path).unwrap();
     let mut section = String::new();
     let mut keys: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
@@ -96,7 +98,15 @@ fn the_prep_unit_runs_before_the_kubelet_and_never_runs_kubeadm() {
     assert!(units_in(&prep, "Before").contains(&"kubelet.service".to_string()));
     let steps = selected_steps(&prep);
     assert_eq!(steps.get("kubeadm"), Some(&false), "{steps:?}");
-    for step in ["hosts", "modules", "sysctl", "swap", "containerd", "packages", "cgroup"] {
+    for step in [
+        "hosts",
+        "modules",
+        "sysctl",
+        "swap",
+        "containerd",
+        "packages",
+        "cgroup",
+    ] {
         assert_eq!(steps.get(step), Some(&true), "{step}: {steps:?}");
     }
 }
@@ -110,8 +120,15 @@ fn the_cluster_unit_runs_kubeadm_after_prep_and_is_not_ordered_before_the_kubele
         "bootstrap-cluster.service must not be Before=kubelet.service: {before:?}"
     );
     let after = units_in(&cluster, "After");
-    for unit in ["bootstrap.service", "containerd.service", "network-online.target"] {
-        assert!(after.contains(&unit.to_string()), "After= lacks {unit}: {after:?}");
+    for unit in [
+        "bootstrap.service",
+        "containerd.service",
+        "network-online.target",
+    ] {
+        assert!(
+            after.contains(&unit.to_string()),
+            "After= lacks {unit}: {after:?}"
+        );
     }
     assert!(units_in(&cluster, "Wants").contains(&"network-online.target".to_string()));
     // Nothing ordered before the kubelet may pull the cluster unit in before it either:
@@ -119,7 +136,9 @@ fn the_cluster_unit_runs_kubeadm_after_prep_and_is_not_ordered_before_the_kubele
     for other in ["kubelet.service", "bootstrap.service"] {
         let unit = parse_unit(other);
         assert!(
-            !units_in(&unit, "After").iter().any(|u| u == "bootstrap-cluster.service"),
+            !units_in(&unit, "After")
+                .iter()
+                .any(|u| u == "bootstrap-cluster.service"),
             "{other} is ordered after bootstrap-cluster.service"
         );
     }
