@@ -13,28 +13,33 @@ const WORKER: &str =
 
 const K8S: &str = "[kubernetes]\nversion = \"1.35.2\"\n";
 
-/// (case name, profile text, substrings the error must contain)
-fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
+/// (case name, profile text, `line:col: key` of the problem, substrings the error must
+/// contain)
+fn cases() -> Vec<(&'static str, String, &'static str, Vec<&'static str>)> {
     let with = |extra: &str| format!("{NODE}{extra}");
     vec![
         (
             "unterminated string",
             "[node]\nname = \"master\nrole = \"worker\"\n".into(),
+            "2:15: node.name",
             vec!["p.toml:2:", "TOML syntax error", "help:"],
         ),
         (
             "unclosed table header",
             "[node\nname = \"m\"\n".into(),
+            "1:6: node",
             vec!["p.toml:1:", "TOML syntax error"],
         ),
         (
             "duplicate key",
             "[node]\nname = \"a\"\nname = \"b\"\nrole = \"worker\"\n".into(),
+            "3:1: node.name",
             vec!["p.toml:3:", "duplicate key"],
         ),
         (
             "unknown key with suggestion",
             "[node]\nnmae = \"m\"\nrole = \"worker\"\n".into(),
+            "2:1: node.nmae",
             vec![
                 "p.toml:2:1: node.nmae: unknown key `nmae`",
                 "expected: one of: name, role, address",
@@ -44,11 +49,13 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "unknown section",
             with("[swapp]\npolicy = \"off\"\n"),
+            "5:2: swapp",
             vec!["p.toml:5:", "unknown key `swapp`", "did you mean `swap`?"],
         ),
         (
             "unknown hosts key",
             with("[hosts]\nremove_name = [\"x\"]\n"),
+            "6:1: hosts.remove_name",
             vec![
                 "p.toml:6:1: hosts.remove_name",
                 "did you mean `remove_names`?",
@@ -57,6 +64,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "unknown entry key",
             with("[hosts]\nentries = [{ adress = \"1.2.3.4\", names = [\"a\"] }]\n"),
+            "6:14: hosts.entries[0].adress",
             vec![
                 "p.toml:6:",
                 "unknown key `adress`",
@@ -66,6 +74,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "wrong type for name",
             "[node]\nname = 5\nrole = \"worker\"\n".into(),
+            "2:8: node.name",
             vec![
                 "p.toml:2:8: node.name: wrong type: found integer `5`",
                 "expected: a string",
@@ -74,6 +83,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "string instead of list",
             with("[modules]\nload = \"overlay\"\n"),
+            "6:8: modules.load",
             vec![
                 "p.toml:6:8: modules.load: wrong type",
                 "expected: a sequence",
@@ -82,11 +92,13 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "names not a list",
             with("[hosts]\nentries = [{ address = \"1.2.3.4\", names = \"a\" }]\n"),
+            "6:43: hosts.entries[0].names",
             vec!["p.toml:6:", "hosts.entries[0].names", "wrong type"],
         ),
         (
             "invalid node address",
             "[node]\nname = \"m\"\nrole = \"worker\"\naddress = \"192.168.33.300\"\n".into(),
+            "4:11: node.address",
             vec![
                 "p.toml:4:11: node.address: invalid address `192.168.33.300`",
                 "expected: an IP address such as \"192.168.33.13\"",
@@ -95,6 +107,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "invalid hosts address",
             with("[hosts]\nentries = [{ address = \"10.0.0\", names = [\"a\"] }]\n"),
+            "6:24: hosts.entries[0].address",
             vec![
                 "p.toml:6:",
                 "hosts.entries[0].address",
@@ -105,6 +118,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "address table with wrong key",
             "[node]\nname = \"m\"\nrole = \"worker\"\naddress = { iface = \"eth1\" }\n".into(),
+            "4:21: node.address.iface",
             vec![
                 "p.toml:4:",
                 "unknown key `iface`",
@@ -114,6 +128,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "invalid interface name",
             "[node]\nname = \"m\"\nrole = \"worker\"\naddress = { interface = \"eth 1\" }\n".into(),
+            "4:25: node.address.interface",
             vec![
                 "p.toml:4:",
                 "node.address.interface",
@@ -124,11 +139,13 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "missing node section",
             "[swap]\npolicy = \"off\"\n".into(),
-            vec!["missing required key `node`"],
+            "1:1: node",
+            vec!["missing required key `node`", "help: add a [node] section"],
         ),
         (
             "missing role",
             "[node]\nname = \"m\"\n".into(),
+            "1:1: node.role",
             vec![
                 "p.toml:1:",
                 "node.role: missing required key `role`",
@@ -138,11 +155,13 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "missing name",
             "[node]\nrole = \"worker\"\n".into(),
+            "1:1: node.name",
             vec!["node.name: missing required key `name`"],
         ),
         (
             "role master",
             "[node]\nname = \"m\"\nrole = \"master\"\n".into(),
+            "3:8: node.role",
             vec![
                 "p.toml:3:8: node.role: unknown value `master`",
                 "expected: one of: control-plane, worker",
@@ -152,11 +171,13 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "role typo",
             "[node]\nname = \"m\"\nrole = \"wroker\"\n".into(),
+            "3:8: node.role",
             vec!["unknown value `wroker`", "did you mean \"worker\"?"],
         ),
         (
             "uppercase node name",
             "[node]\nname = \"Master\"\nrole = \"worker\"\n".into(),
+            "2:8: node.name",
             vec![
                 "p.toml:2:8: node.name: invalid node name `Master`: it contains `M`",
                 "expected: a lowercase RFC 1123 name",
@@ -166,21 +187,25 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "underscore node name",
             "[node]\nname = \"worker_1\"\nrole = \"worker\"\n".into(),
+            "2:8: node.name",
             vec!["invalid node name `worker_1`", "use \"worker-1\""],
         ),
         (
             "label too long",
             format!("[node]\nname = \"{}\"\nrole = \"worker\"\n", "a".repeat(64)),
+            "2:8: node.name",
             vec!["longer than 63 characters"],
         ),
         (
             "bad host name",
             with("[hosts]\nentries = [{ address = \"1.2.3.4\", names = [\"bad_name!\"] }]\n"),
+            "6:44: hosts.entries[0].names[0]",
             vec!["hosts.entries[0].names[0]", "invalid host name `bad_name!`"],
         ),
         (
             "empty names",
             with("[hosts]\nentries = [{ address = \"1.2.3.4\", names = [] }]\n"),
+            "6:43: hosts.entries[0].names",
             vec!["hosts.entries[0].names", "needs at least one name"],
         ),
         (
@@ -188,6 +213,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
             with(
                 "[hosts]\nentries = [\n  { address = \"10.0.0.1\", names = [\"db\"] },\n  { address = \"10.0.0.2\", names = [\"db\"] },\n]\n",
             ),
+            "8:36: hosts.entries[1].names[0]",
             vec![
                 "p.toml:8:",
                 "hosts.entries[1].names[0]",
@@ -197,6 +223,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "node name removed",
             with("[hosts]\nremove_names = [\"master\"]\n"),
+            "6:17: hosts.remove_names[0]",
             vec![
                 "p.toml:6:17: hosts.remove_names[0]",
                 "both a name to remove and a name this profile maps",
@@ -205,11 +232,13 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "node name elsewhere",
             with("[hosts]\nentries = [{ address = \"10.0.0.9\", names = [\"master\"] }]\n"),
+            "6:45: hosts.entries[0].names[0]",
             vec!["`master` is mapped to 10.0.0.9 here but to 192.168.33.13 by node.address"],
         ),
         (
             "bad module name",
             with("[modules]\nload = [\"overlay\", \"br netfilter\"]\n"),
+            "6:20: modules.load[1]",
             vec![
                 "p.toml:6:20: modules.load[1]",
                 "invalid module name `br netfilter`",
@@ -218,14 +247,16 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "bridge sysctl without module",
             with("[modules]\nload = [\"overlay\"]\n"),
+            "6:8: modules.load",
             vec![
-                "exists only when br_netfilter is loaded",
+                "exist only when br_netfilter is loaded",
                 "add \"br_netfilter\" to modules.load",
             ],
         ),
         (
             "sysctl array value",
             with("[sysctl]\n\"net.ipv4.ip_local_port_range\" = [32768, 60999]\n"),
+            "6:34: sysctl.\"net.ipv4.ip_local_port_range\"",
             vec![
                 "p.toml:6:",
                 "invalid value for sysctl `net.ipv4.ip_local_port_range`",
@@ -235,16 +266,19 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "sysctl float value",
             with("[sysctl]\nvm.swappiness = 0.5\n"),
+            "6:17: sysctl.vm.swappiness",
             vec!["invalid value for sysctl", "a number or a string"],
         ),
         (
             "sysctl bad key",
             with("[sysctl]\n\"net..ipv4\" = 1\n"),
+            "6:15: sysctl.\"net..ipv4\"",
             vec!["p.toml:6:", "invalid sysctl key `net..ipv4`"],
         ),
         (
             "sysctl empty value",
             with("[sysctl]\n\"vm.swappiness\" = \"\"\n"),
+            "6:19: sysctl.\"vm.swappiness\"",
             vec![
                 "p.toml:6:",
                 "invalid value for sysctl `vm.swappiness`",
@@ -254,6 +288,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "swap policy",
             with("[swap]\npolicy = \"disabled\"\n"),
+            "6:10: swap.policy",
             vec![
                 "p.toml:6:10: swap.policy: unknown value `disabled`",
                 "one of: off, keep",
@@ -262,6 +297,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "short version",
             with("[kubernetes]\nversion = \"1.31\"\n"),
+            "6:11: kubernetes.version",
             vec![
                 "p.toml:6:11: kubernetes.version: invalid Kubernetes version `1.31`",
                 "MAJOR.MINOR.PATCH",
@@ -270,11 +306,13 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "version word",
             with("[kubernetes]\nversion = \"latest\"\n"),
+            "6:11: kubernetes.version",
             vec!["invalid Kubernetes version `latest`"],
         ),
         (
             "cgroup driver typo",
             with("[kubernetes]\nversion = \"1.35.2\"\ncgroup_driver = \"system\"\n"),
+            "7:17: kubernetes.cgroup_driver",
             vec![
                 "kubernetes.cgroup_driver: unknown value `system`",
                 "did you mean \"systemd\"?",
@@ -283,6 +321,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "unknown packages method",
             with("[packages]\nmethod = \"binaries\"\n"),
+            "6:10: packages.method",
             vec![
                 "p.toml:6:10: packages.method: unknown value `binaries`",
                 "one of: apt, binary, bundle, none",
@@ -292,6 +331,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "release url without scheme",
             with("[packages]\nrelease_url = \"dl.k8s.io/release\"\n"),
+            "6:15: packages.release_url",
             vec![
                 "p.toml:6:15: packages.release_url: invalid URL `dl.k8s.io/release`",
                 "expected: an http:// or https:// URL with a host",
@@ -300,16 +340,19 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "ftp mirror",
             with("[packages]\napt_url = \"ftp://mirror.local/k8s\"\n"),
+            "6:11: packages.apt_url",
             vec!["packages.apt_url: invalid URL `ftp://mirror.local/k8s`"],
         ),
         (
             "socks proxy",
             with("[packages]\nproxy = \"socks5://10.0.0.1:1080\"\n"),
+            "6:9: packages.proxy",
             vec!["p.toml:6:9: packages.proxy: invalid URL"],
         ),
         (
             "bundle method without bundle",
             with("[packages]\nmethod = \"bundle\"\n"),
+            "6:10: packages.method",
             vec![
                 "p.toml:6:10: packages.method: method = \"bundle\" needs packages.bundle",
                 "expected: packages.bundle: a directory or .tar.gz on the node",
@@ -319,6 +362,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "relative install dir",
             with("[packages]\ninstall_dir = \"usr/local/bin\"\n"),
+            "6:15: packages.install_dir",
             vec![
                 "p.toml:6:15: packages.install_dir: invalid path `usr/local/bin`",
                 "expected: an absolute node path",
@@ -327,6 +371,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "short cni version",
             with("[packages]\ncni_plugins = \"1.6\"\n"),
+            "6:15: packages.cni_plugins",
             vec![
                 "p.toml:6:15: packages.cni_plugins: invalid version `1.6`",
                 "expected: MAJOR.MINOR.PATCH such as 1.6.2",
@@ -335,6 +380,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "bad no_proxy entry",
             with("[packages]\nno_proxy = [\".cluster.local\", \"a b\"]\n"),
+            "6:31: packages.no_proxy[1]",
             vec![
                 "p.toml:6:31: packages.no_proxy[1]: invalid no_proxy entry `a b`",
                 "one host, .domain or network per entry",
@@ -343,6 +389,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "packages key typo",
             with("[packages]\nfroce = true\n"),
+            "6:1: packages.froce",
             vec![
                 "p.toml:6:1: packages.froce: unknown key",
                 "did you mean `force`?",
@@ -351,6 +398,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "kubeadm without kubernetes",
             with("[kubeadm]\n"),
+            "5:1: kubeadm",
             vec!["p.toml:5:1: kubeadm: [kubeadm] needs the Kubernetes version from [kubernetes]"],
         ),
         (
@@ -358,6 +406,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
             format!(
                 "{WORKER}{K8S}[kubeadm]\nmode = \"init\"\ncontrol_plane_endpoint = \"10.0.0.1\"\n"
             ),
+            "8:8: kubeadm.mode",
             vec![
                 "p.toml:8:8: kubeadm.mode: a worker cannot run `kubeadm init`",
                 "expected: mode = \"join\" on a worker",
@@ -368,6 +417,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
             format!(
                 "{WORKER}{K8S}[kubeadm]\ncontrol_plane_endpoint = \"10.0.0.1\"\npod_subnet = \"10.244.0.0/16\"\n[kubeadm.secrets]\nbundle = \"/etc/bootstrap/cluster\"\n"
             ),
+            "9:14: kubeadm.pod_subnet",
             vec![
                 "p.toml:9:14: kubeadm.pod_subnet: `pod_subnet` is an init setting, but this node joins",
                 "help: move it to the first control plane's profile",
@@ -378,6 +428,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
             format!(
                 "{WORKER}{K8S}[kubeadm]\ncontrol_plane_endpoint = \"10.0.0.1\"\nkubeconfig_user = \"vagrant\"\n[kubeadm.secrets]\nbundle = \"/etc/bootstrap/cluster\"\n"
             ),
+            "9:19: kubeadm.kubeconfig_user",
             vec![
                 "kubeadm.kubeconfig_user: `kubeconfig_user` is a control-plane setting, but node.role is worker",
             ],
@@ -385,6 +436,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "several control planes without an endpoint",
             with(&format!("{K8S}[kubeadm]\ncontrol_planes = 3\n")),
+            "8:18: kubeadm.control_planes",
             vec![
                 "p.toml:8:18: kubeadm.control_planes: 3 control planes are declared, but there is no control_plane_endpoint",
                 "expected: control_plane_endpoint = a DNS name or virtual IP",
@@ -393,6 +445,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "pod and service subnets overlap",
             with(&format!("{K8S}[kubeadm]\npod_subnet = \"10.96.0.0/16\"\n")),
+            "8:14: kubeadm.pod_subnet",
             vec![
                 "p.toml:8:14: kubeadm.pod_subnet: pod_subnet 10.96.0.0/16 and service_subnet 10.96.0.0/12 overlap",
             ],
@@ -400,6 +453,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
         (
             "invalid pod subnet",
             with(&format!("{K8S}[kubeadm]\npod_subnet = \"10.244.0.0/33\"\n")),
+            "8:14: kubeadm.pod_subnet",
             vec![
                 "p.toml:8:14: kubeadm.pod_subnet: invalid CIDR `10.244.0.0/33`",
                 "expected: a prefix length of at most 32",
@@ -410,6 +464,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
             with(&format!(
                 "{K8S}[kubeadm.secrets]\ntoken = \"abcdef-0123456789abcdef\"\n"
             )),
+            "8:9: kubeadm.secrets.token",
             vec![
                 "p.toml:8:9: kubeadm.secrets.token: invalid bootstrap token (23 characters, value not shown)",
                 "expected: 6 characters a-z0-9, a dot, 16 characters a-z0-9",
@@ -420,6 +475,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
             with(&format!(
                 "{K8S}[kubeadm.secrets]\ncertificate_key = \"0123\"\n"
             )),
+            "8:19: kubeadm.secrets.certificate_key",
             vec![
                 "kubeadm.secrets.certificate_key: invalid certificate key (4 characters, value not shown)",
                 "expected: 64 hex characters",
@@ -430,6 +486,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
             format!(
                 "{WORKER}{K8S}[kubeadm]\ncontrol_plane_endpoint = \"10.0.0.1\"\n[kubeadm.secrets]\ntoken = \"abcdef.0123456789abcdef\"\nca_cert_hash = \"sha1:0123\"\n"
             ),
+            "11:16: kubeadm.secrets.ca_cert_hash",
             vec![
                 "kubeadm.secrets.ca_cert_hash: invalid CA certificate hash `sha1:0123`",
                 "expected: `sha256:` followed by 64 hex characters",
@@ -440,16 +497,19 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
             format!(
                 "{WORKER}{K8S}[kubeadm.secrets]\njoin_command = \"kubeadm join 10.0.0.1:6443 --token abcdef.0123456789abcdef\"\n"
             ),
+            "8:16: kubeadm.secrets.join_command",
             vec!["invalid join command: no --discovery-token-ca-cert-hash"],
         ),
         (
             "join without secrets",
             format!("{WORKER}{K8S}[kubeadm]\ncontrol_plane_endpoint = \"10.0.0.1\"\n"),
+            "7:1: kubeadm.secrets",
             vec!["kubeadm.secrets: a joining node needs a bootstrap token and the CA hash"],
         ),
         (
             "join without endpoint",
             format!("{WORKER}{K8S}[kubeadm.secrets]\nbundle = \"/etc/bootstrap/cluster\"\n"),
+            "7:2: kubeadm",
             vec!["a joining node needs to know where the API server is"],
         ),
         (
@@ -457,6 +517,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
             with(&format!(
                 "{K8S}[kubeadm.cni]\nname = \"calico\"\nurl = \"https://example.com/calico.yaml\"\n"
             )),
+            "9:7: kubeadm.cni.url",
             vec![
                 "kubeadm.cni.url: a downloaded manifest must be pinned",
                 "expected: sha256 =",
@@ -467,6 +528,7 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
             with(&format!(
                 "{K8S}[kubeadm]\ncontrol_plane_endpoint = \"10.0.0.100\"\n[kubeadm.kube_vip]\naddress = \"10.0.0.99\"\ninterface = \"eth1\"\n"
             )),
+            "10:11: kubeadm.kube_vip.address",
             vec![
                 "kubeadm.kube_vip.address: kube-vip holds 10.0.0.99, but control_plane_endpoint is not that address",
             ],
@@ -476,12 +538,14 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
             with(&format!(
                 "{K8S}[kubeadm]\npod_subnett = \"10.244.0.0/16\"\n"
             )),
+            "8:1: kubeadm.pod_subnett",
             vec!["unknown key `pod_subnett`", "did you mean `pod_subnet`?"],
         ),
         (
             "empty file",
             String::new(),
-            vec!["missing required key `node`"],
+            "1:1: node",
+            vec!["missing required key `node`", "help: add a [node] section"],
         ),
     ]
 }
@@ -490,10 +554,11 @@ fn cases() -> Vec<(&'static str, String, Vec<&'static str>)> {
 fn every_bad_profile_is_located_explained_and_changes_nothing() {
     let sb = Sandbox::new();
     let cases = cases();
-    assert!(cases.len() >= 30, "at least 30 bad-input cases");
+    assert_eq!(cases.len(), 63, "the count README states");
     let before = sb.snapshot();
-    for (name, text, expected) in cases {
+    for (name, text, at, expected) in cases {
         let profile = sb.profile("p.toml", &text);
+        let file = profile.to_str().unwrap();
         for args in [
             vec!["apply", "--profile", profile.to_str().unwrap()],
             vec!["profile", "validate", profile.to_str().unwrap()],
@@ -506,6 +571,12 @@ fn every_bad_profile_is_located_explained_and_changes_nothing() {
                 out.stderr
             );
             assert!(out.stderr.contains("nothing was changed"), "{name}");
+            assert!(
+                out.stderr.contains(&format!("\n{file}:{at}: ")),
+                "{name}: not located at {at}:\n{}",
+                out.stderr
+            );
+            assert_every_problem_located(name, file, &out.stderr);
             for want in &expected {
                 assert!(
                     out.stderr.contains(want),
@@ -516,6 +587,37 @@ fn every_bad_profile_is_located_explained_and_changes_nothing() {
         }
         assert!(sb.take_calls().is_empty(), "{name}: no program may run");
         sb.assert_unchanged(&before, name);
+    }
+}
+
+/// Every problem in `stderr` starts with `file:line:col: key: ` (line and column from 1,
+/// a key named) and has a `help:` line before the next problem.
+fn assert_every_problem_located(name: &str, file: &str, stderr: &str) {
+    let blocks: Vec<&str> = stderr.split("\n\n").skip(1).collect();
+    assert!(!blocks.is_empty(), "{name}: no problem reported:\n{stderr}");
+    for block in blocks {
+        let head = block.lines().next().unwrap_or_default();
+        let rest = head
+            .strip_prefix(file)
+            .and_then(|r| r.strip_prefix(':'))
+            .unwrap_or_else(|| panic!("{name}: problem not in {file}: {head}"));
+        let mut parts = rest.splitn(4, ':');
+        let mut number = |what: &str| -> usize {
+            let part = parts.next().unwrap_or_default();
+            part.parse()
+                .unwrap_or_else(|_| panic!("{name}: {what} `{part}` is not a number: {head}"))
+        };
+        assert!(number("line") >= 1, "{name}: line 0: {head}");
+        assert!(number("column") >= 1, "{name}: column 0: {head}");
+        let key = parts.next().unwrap_or_default().trim();
+        assert!(
+            !key.is_empty() && !key.contains(' '),
+            "{name}: no key named: {head}"
+        );
+        assert!(
+            block.lines().any(|l| l.trim_start().starts_with("help: ")),
+            "{name}: no help for: {head}\n{block}"
+        );
     }
 }
 

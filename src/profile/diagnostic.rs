@@ -91,11 +91,12 @@ fn ticked(message: &str) -> Vec<&str> {
     message.split('`').skip(1).step_by(2).collect()
 }
 
-/// Turns a syntax error into a diagnostic.
-pub fn from_syntax(err: &toml_edit::TomlError) -> Diagnostic {
+/// Turns a syntax error into a diagnostic, naming the key written on the offending line.
+pub fn from_syntax(err: &toml_edit::TomlError, source: &str) -> Diagnostic {
+    let span = err.span();
     Diagnostic {
-        span: err.span(),
-        key: None,
+        key: span.as_ref().and_then(|s| key_on_line(source, s.start)),
+        span,
         path: Vec::new(),
         message: format!("TOML syntax error: {}", err.message().trim()),
         expected: None,
@@ -103,6 +104,34 @@ pub fn from_syntax(err: &toml_edit::TomlError) -> Diagnostic {
             "check quotes, brackets and `key = value` syntax on this line (strings need double quotes)".into(),
         ),
     }
+}
+
+/// The key a line that does not parse was meant to set, read from the text alone (the
+/// document has no tree): `table.key` for `key = ...` under `[table]`, or the table name of a
+/// header line.
+fn key_on_line(source: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(source.len());
+    let start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = source[start..].lines().next().unwrap_or("").trim();
+    let header = |l: &str| {
+        let name = l.trim_start_matches('[').split(']').next().unwrap_or("");
+        let name = name.trim_end_matches(']').trim();
+        (!name.is_empty()).then(|| name.to_string())
+    };
+    if line.starts_with('[') {
+        return header(line);
+    }
+    let key = line.split_once('=')?.0.trim();
+    if key.is_empty() {
+        return None;
+    }
+    let table = source[..start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .and_then(header);
+    Some(table.map_or_else(|| key.to_string(), |t| format!("{t}.{key}")))
 }
 
 /// When `path` is a table and `word` names a key inside it (as one quoted key or as dotted
@@ -135,8 +164,11 @@ fn child_path(doc: &Document<&str>, path: &[Seg], word: &str) -> Option<Vec<Seg>
 pub fn from_serde(err: &toml::de::Error, doc: &Document<&str>) -> Diagnostic {
     let message = err.message().trim().to_string();
     let span = err.span();
+    // An empty span at 0 is how the deserializer points at the whole document (a missing
+    // top-level key); any other span points into the table or value at fault.
     let mut path = span
         .as_ref()
+        .filter(|s| !s.is_empty())
         .map(|s| locate::path_at(doc, s.start))
         .unwrap_or_default();
     let words = ticked(&message);
@@ -182,12 +214,19 @@ pub fn from_serde(err: &toml::de::Error, doc: &Document<&str>) -> Diagnostic {
             "node" | "agent" | "minion" => Some("worker"),
             _ => suggest(found, candidates.iter().copied()),
         };
-        d.help = near.map(|n| format!("did you mean \"{n}\"?"));
+        d.help = Some(near.map_or_else(
+            || "use one of the values listed as expected".to_string(),
+            |n| format!("did you mean \"{n}\"?"),
+        ));
     } else if message.starts_with("missing field") {
         let field = words.first().copied().unwrap_or("");
-        path.push(Seg::Key(field.to_string()));
         d.message = format!("missing required key `{field}`");
-        d.help = Some(format!("add `{field} = ...` to this section"));
+        d.help = Some(if path.is_empty() {
+            format!("add a [{field}] section")
+        } else {
+            format!("add `{field} = ...` under [{}]", locate::display(&path))
+        });
+        path.push(Seg::Key(field.to_string()));
     } else if message.starts_with("invalid type") {
         let (found, expected) = message
             .trim_start_matches("invalid type: ")
@@ -201,6 +240,7 @@ pub fn from_serde(err: &toml::de::Error, doc: &Document<&str>) -> Diagnostic {
     } else if let Some((what, expected)) = message.split_once(EXPECTED_SEP) {
         d.message = what.to_string();
         d.expected = Some(expected.to_string());
+        d.help = Some("replace the value with one of the form expected".into());
     }
     if !path.is_empty() {
         d.key = Some(locate::display(&path));
@@ -231,18 +271,26 @@ impl ProfileError {
         self.diagnostics
             .iter()
             .map(|d| {
-                let (line, col) = d
-                    .span
-                    .as_ref()
-                    .map_or((0, 0), |s| locate::line_col(&self.source, s.start));
                 let key = d
                     .key
                     .as_deref()
                     .map(|k| format!(" [{k}]"))
                     .unwrap_or_default();
-                format!("{}:{line}:{col}:{key} {}", self.file, d.message)
+                format!("{}:{key} {}", self.location(d), d.message)
             })
             .collect()
+    }
+
+    /// `file:line:col` of a problem, or just `file` when its place is unknown (never a
+    /// made-up `:0:0`).
+    fn location(&self, d: &Diagnostic) -> String {
+        match &d.span {
+            Some(s) => {
+                let (line, col) = locate::line_col(&self.source, s.start);
+                format!("{}:{line}:{col}", self.file)
+            }
+            None => self.file.clone(),
+        }
     }
 }
 
@@ -261,9 +309,10 @@ impl fmt::Display for ProfileError {
                 .as_ref()
                 .map_or((0, 0), |s| locate::line_col(&self.source, s.start));
             writeln!(f)?;
+            let at = self.location(d);
             match &d.key {
-                Some(key) => writeln!(f, "{}:{line}:{col}: {key}: {}", self.file, d.message)?,
-                None => writeln!(f, "{}:{line}:{col}: {}", self.file, d.message)?,
+                Some(key) => writeln!(f, "{at}: {key}: {}", d.message)?,
+                None => writeln!(f, "{at}: {}", d.message)?,
             }
             if let Some(span) = &d.span
                 && let Some(text) = self.source.lines().nth(line.saturating_sub(1))

@@ -62,7 +62,7 @@ impl Profile {
             diagnostics,
         };
         let doc = toml_edit::Document::parse(source)
-            .map_err(|e| fail(vec![diagnostic::from_syntax(&e)]))?;
+            .map_err(|e| fail(vec![diagnostic::from_syntax(&e, source)]))?;
         let profile: Profile =
             toml::from_str(source).map_err(|e| fail(vec![diagnostic::from_serde(&e, &doc)]))?;
         let mut problems = validate::validate(&profile);

@@ -114,7 +114,8 @@ fn check_hosts(profile: &Profile, out: &mut Vec<Diagnostic>) {
             path.push(Seg::Key("names".into()));
             out.push(
                 Diagnostic::at(path, "a hosts entry needs at least one name")
-                    .expected("a list of names such as [\"worker-1\"]"),
+                    .expected("a list of names such as [\"worker-1\"]")
+                    .help("add the names this address should answer to, or remove the entry"),
             );
         }
         for (j, name) in entry.names.iter().enumerate() {
@@ -186,7 +187,8 @@ fn check_kernel(profile: &Profile, out: &mut Vec<Diagnostic>) {
                     ],
                     format!("invalid module name `{module}`"),
                 )
-                .expected("a kernel module name such as br_netfilter"),
+                .expected("a kernel module name such as br_netfilter")
+                .help("use the name `lsmod` or `modinfo` shows (letters, digits, `_` and `-`)"),
             );
         }
     }
@@ -207,25 +209,37 @@ fn check_kernel(profile: &Profile, out: &mut Vec<Diagnostic>) {
         if !valid_key {
             out.push(
                 Diagnostic::at(path.clone(), format!("invalid sysctl key `{key}`"))
-                    .expected("a dotted kernel parameter name such as net.ipv4.ip_forward"),
+                    .expected("a dotted kernel parameter name such as net.ipv4.ip_forward")
+                    .help("write the key as `sysctl -a` prints it"),
             );
         }
         if value.trim().is_empty() || value.contains(['\n', '\r']) {
             out.push(
                 Diagnostic::at(path.clone(), format!("invalid value for sysctl `{key}`"))
-                    .expected("a non-empty single-line value"),
+                    .expected("a non-empty single-line value")
+                    .help("give the value `sysctl -w` would take, or remove the key"),
             );
         }
-        if key.starts_with("net.bridge.") && !loads_bridge {
-            out.push(
-                Diagnostic::at(
-                    path,
-                    format!("`{key}` exists only when br_netfilter is loaded, but modules.load leaves it out"),
-                )
-                .expected("br_netfilter in modules.load")
-                .help("add \"br_netfilter\" to modules.load"),
-            );
-        }
+    }
+    // Located at modules.load, the key to change: the bridge sysctls may be defaults that
+    // appear nowhere in the file.
+    let bridge: Vec<&str> = (profile.sysctl.settings.iter())
+        .map(|(k, _)| k.as_str())
+        .filter(|k| k.starts_with("net.bridge."))
+        .collect();
+    if !bridge.is_empty() && !loads_bridge {
+        out.push(
+            Diagnostic::at(
+                keys(&["modules", "load"]),
+                format!(
+                    "`{}` exist{} only when br_netfilter is loaded, but modules.load leaves it out",
+                    bridge.join("`, `"),
+                    if bridge.len() == 1 { "s" } else { "" }
+                ),
+            )
+            .expected("br_netfilter in modules.load")
+            .help("add \"br_netfilter\" to modules.load"),
+        );
     }
 }
 
@@ -319,7 +333,8 @@ fn check_packages(profile: &Profile, out: &mut Vec<Diagnostic>) {
         {
             out.push(
                 Diagnostic::at(at(key), format!("invalid path `{path}`"))
-                    .expected("an absolute node path without spaces, such as /usr/local/bin"),
+                    .expected("an absolute node path without spaces, such as /usr/local/bin")
+                    .help("start the path with `/`; it is resolved under --root"),
             );
         }
     }
@@ -332,7 +347,8 @@ fn check_packages(profile: &Profile, out: &mut Vec<Diagnostic>) {
                     vec![Seg::Key("packages".into()), Seg::Key("no_proxy".into()), Seg::Index(i)],
                     format!("invalid no_proxy entry `{entry}`"),
                 )
-                .expected("one host, .domain or network per entry, such as \".cluster.local\" or \"10.0.0.0/8\""),
+                .expected("one host, .domain or network per entry, such as \".cluster.local\" or \"10.0.0.0/8\"")
+                .help("split a comma-separated NO_PROXY value into one list item per entry"),
             );
         }
     }
