@@ -1,13 +1,12 @@
 //! The commands: load the profile, build the host, run the engine, map the outcome to an
 //! exit code (0 done or nothing to do, 2 changes pending, 1 error).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
-use clap::CommandFactory;
-
-use crate::cli::{Cli, Cmd, Output, ProfileCmd, RenderCmd, RunArgs, SecretsCmd};
+use crate::cli::{Cli, Cmd, EXIT_USAGE, Output, ProfileCmd, RenderCmd, RunArgs, SecretsCmd};
+use crate::commands;
 use crate::engine::report::{HumanReporter, JsonReporter, Reporter};
 use crate::engine::run::{Selection, run};
 use crate::engine::{Context, Environment, Event, Mode, Progress};
@@ -22,6 +21,17 @@ fn reporter(cli: &Cli) -> Box<dyn Reporter> {
     match cli.output {
         Output::Json => Box::new(JsonReporter::new(std::io::stdout())),
         Output::Human => Box::new(HumanReporter::new(std::io::stdout(), cli.quiet)),
+    }
+}
+
+/// The reporter of a plan/apply/check run, whose recap advice repeats the run's options.
+fn run_reporter(cli: &Cli, args: &RunArgs) -> Box<dyn Reporter> {
+    match cli.output {
+        Output::Json => reporter(cli),
+        Output::Human => Box::new(
+            HumanReporter::new(std::io::stdout(), cli.quiet)
+                .with_apply_command(commands::hint::apply_command(&cli.root, args)),
+        ),
     }
 }
 
@@ -105,7 +115,7 @@ fn run_steps(cli: &Cli, args: &RunArgs, mode: Mode, lock_wait: Duration) -> i32 
             mode,
             &selection,
             &profile_file,
-            reporter(cli).as_mut(),
+            run_reporter(cli, args).as_mut(),
         )
         .exit_code
     })
@@ -155,8 +165,17 @@ fn render_command(cli: &Cli, cmd: &RenderCmd) -> i32 {
                 } else {
                     host.redact(&rendered.yaml)
                 };
-                print!("{yaml}");
-                0
+                match cli.output {
+                    Output::Human => commands::write_stdout(yaml.as_bytes()),
+                    Output::Json => {
+                        commands::print_json(&serde_json::json!({
+                            "path": rendered.path,
+                            "yaml": yaml,
+                            "documents": commands::yaml_documents(&yaml),
+                        }));
+                        0
+                    }
+                }
             }
             Ok(None) => fail(
                 cli,
@@ -180,6 +199,14 @@ fn secrets_command(cli: &Cli, cmd: &SecretsCmd) -> i32 {
         b.write_new(out).map(|files| (files, hash))
     });
     match written {
+        Ok((files, hash)) if cli.output == Output::Json => {
+            commands::print_json(&serde_json::json!({
+                "out": out,
+                "files": files,
+                "ca_cert_hash": hash,
+            }));
+            0
+        }
         Ok((files, hash)) => {
             println!(
                 "cluster secrets written to {} (secret files are 0600):",
@@ -202,21 +229,44 @@ fn secrets_command(cli: &Cli, cmd: &SecretsCmd) -> i32 {
 
 fn profile_command(cli: &Cli, cmd: &ProfileCmd) -> i32 {
     match cmd {
-        ProfileCmd::Validate { file } => match load_profile(cli, file) {
-            Ok(_) => {
-                println!("{}: valid", file.display());
+        ProfileCmd::Validate(arg) => {
+            let file = arg.path();
+            match load_profile(cli, &file) {
+                Ok(_) if cli.output == Output::Json => {
+                    commands::print_json(&serde_json::json!({
+                        "event": "profile_valid",
+                        "profile": file,
+                    }));
+                    0
+                }
+                Ok(_) => commands::write_stdout(format!("{}: valid\n", file.display()).as_bytes()),
+                Err(code) => code,
+            }
+        }
+        ProfileCmd::Show(arg) => match load_profile(cli, &arg.path()) {
+            Ok(profile) if cli.output == Output::Json => {
+                commands::print_json(&commands::show::json(&profile));
                 0
             }
-            Err(code) => code,
-        },
-        ProfileCmd::Show { file } => match load_profile(cli, file) {
-            Ok(profile) => {
-                print!("{}", profile.to_toml());
-                0
-            }
+            Ok(profile) => commands::write_stdout(commands::show::human(&profile).as_bytes()),
             Err(code) => code,
         },
     }
+}
+
+/// A usage error for `--output json` on a command that prints no data (exit 64).
+fn refuse_json(cli: &Cli, what: &str) -> Option<i32> {
+    (cli.output == Output::Json).then(|| {
+        eprintln!(
+            "error: --output json has no meaning for `bootstrap {what}`: it prints {}",
+            if what == "man" {
+                "a man page (roff)"
+            } else {
+                "a shell script"
+            }
+        );
+        EXIT_USAGE
+    })
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -233,11 +283,20 @@ pub fn execute(cli: &Cli) -> i32 {
         Cmd::Profile(cmd) => profile_command(cli, cmd),
         Cmd::Render(cmd) => render_command(cli, cmd),
         Cmd::Secrets(cmd) => secrets_command(cli, cmd),
-        Cmd::Completions { shell } => {
-            let mut out = std::io::stdout();
-            clap_complete::generate(*shell, &mut Cli::command(), "bootstrap", &mut out);
-            let _ = out.flush();
-            0
+        Cmd::Version => commands::version::run(&Host::new(cli.root.clone()), cli.output),
+        Cmd::JoinCommand(args) => {
+            commands::join::join_command(&Host::new(cli.root.clone()), cli.output, args)
         }
+        Cmd::Token(cmd) => commands::join::token(&Host::new(cli.root.clone()), cli.output, cmd),
+        Cmd::Completions { shell } => refuse_json(cli, "completions").unwrap_or_else(|| {
+            let mut script = Vec::new();
+            let mut command = crate::cli::command();
+            clap_complete::generate(*shell, &mut command, "bootstrap", &mut script);
+            commands::write_stdout(&script)
+        }),
+        Cmd::Man { out } => refuse_json(cli, "man").unwrap_or_else(|| match out {
+            Some(dir) => commands::man::write_all(dir),
+            None => commands::man::print(),
+        }),
     }
 }

@@ -2,10 +2,40 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::PossibleValuesParser;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// The default profile location on a node.
 pub const DEFAULT_PROFILE: &str = "/etc/bootstrap/profile.toml";
+
+/// Exit code of a usage error (unknown flag, missing argument): `EX_USAGE` from sysexits(3).
+pub const EXIT_USAGE: i32 = 64;
+
+/// The exit codes, shown at the end of every command's `--help` and in the man page.
+pub const EXIT_CODES: &str = "Exit codes:
+  0   done, or nothing to do
+  1   error (invalid profile, a step failed, lock held, ...)
+  2   changes pending (plan) or drift found (check)
+  64  usage error (unknown flag or value, missing argument)";
+
+/// The clap command with the exit codes appended to the help of every (sub)command.
+pub fn command() -> clap::Command {
+    fn with_exit_codes(cmd: clap::Command) -> clap::Command {
+        cmd.after_help(EXIT_CODES).mut_subcommands(with_exit_codes)
+    }
+    with_exit_codes(Cli::command())
+}
+
+/// Parses `std::env::args`; the error carries its exit code (see [`usage_exit_code`]).
+pub fn parse() -> Result<Cli, clap::Error> {
+    let matches = command().try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// The exit code for a parse error: 0 for `--help`/`--version`, [`EXIT_USAGE`] otherwise.
+pub fn usage_exit_code(err: &clap::Error) -> i32 {
+    if err.use_stderr() { EXIT_USAGE } else { 0 }
+}
 
 /// Turn a fresh Linux machine into a Kubernetes node from one declarative profile.
 #[derive(Debug, Parser)]
@@ -56,11 +86,71 @@ pub enum Cmd {
     /// Create cluster join secrets ahead of time.
     #[command(subcommand)]
     Secrets(SecretsCmd),
+    /// Print the agent's version and commit, and the versions of the installed kubeadm,
+    /// kubelet, kubectl, containerd, runc and crictl.
+    Version,
+    /// Print a fresh `kubeadm join` command (run on a control plane; creates a new token).
+    JoinCommand(JoinCommandArgs),
+    /// Create or list bootstrap tokens (run on a control plane; wraps `kubeadm token`).
+    #[command(subcommand)]
+    Token(TokenCmd),
     /// Print shell completions.
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Print the man page (roff), or write one page per command into a directory.
+    Man {
+        /// Write bootstrap.1, bootstrap-plan.1, ... into this directory instead of printing.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Arguments of join-command.
+#[derive(Debug, Args)]
+pub struct JoinCommandArgs {
+    /// Print the command for another control plane (uploads the control-plane certificates
+    /// with a fresh certificate key, valid two hours) instead of a worker.
+    #[arg(long)]
+    pub control_plane: bool,
+    /// How long the new token stays valid (kubeadm duration syntax, e.g. 1h, 30m).
+    #[arg(long, default_value = "1h", value_name = "DURATION")]
+    pub ttl: String,
+}
+
+/// Token subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create a bootstrap token and print it (the only place it is shown).
+    Create {
+        /// How long the token stays valid (kubeadm duration syntax, e.g. 1h, 24h).
+        #[arg(long, default_value = "1h", value_name = "DURATION")]
+        ttl: String,
+    },
+    /// List bootstrap tokens (ids, expiry and usages; secrets are not shown).
+    List,
+}
+
+/// A profile given as `--profile FILE` or, for compatibility, as a positional `FILE`.
+#[derive(Debug, Args)]
+pub struct ProfileArg {
+    /// The profile (TOML) [default: /etc/bootstrap/profile.toml].
+    #[arg(long, short = 'p', value_name = "FILE")]
+    profile: Option<PathBuf>,
+    /// The profile, as a positional argument (same as --profile).
+    #[arg(value_name = "FILE", conflicts_with = "profile")]
+    file: Option<PathBuf>,
+}
+
+impl ProfileArg {
+    /// The profile path given, or the default.
+    pub fn path(&self) -> PathBuf {
+        self.profile
+            .clone()
+            .or_else(|| self.file.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_PROFILE))
+    }
 }
 
 /// Arguments shared by plan, apply and check.
@@ -70,10 +160,10 @@ pub struct RunArgs {
     #[arg(long, short = 'p', default_value = DEFAULT_PROFILE, value_name = "FILE")]
     pub profile: PathBuf,
     /// Run only this step (repeatable).
-    #[arg(long, value_name = "STEP")]
+    #[arg(long, value_name = "STEP", value_parser = PossibleValuesParser::new(crate::steps::names()))]
     pub only: Vec<String>,
     /// Do not run this step (repeatable).
-    #[arg(long, value_name = "STEP")]
+    #[arg(long, value_name = "STEP", value_parser = PossibleValuesParser::new(crate::steps::names()))]
     pub skip: Vec<String>,
 }
 
@@ -92,15 +182,9 @@ pub struct ApplyArgs {
 #[derive(Debug, Subcommand)]
 pub enum ProfileCmd {
     /// Check a profile; exit 0 when valid, 1 with located errors when not.
-    Validate {
-        /// The profile (TOML).
-        file: PathBuf,
-    },
+    Validate(ProfileArg),
     /// Print the effective profile with every default filled in.
-    Show {
-        /// The profile (TOML).
-        file: PathBuf,
-    },
+    Show(ProfileArg),
 }
 
 /// Render subcommands.

@@ -1,6 +1,5 @@
 //! `bootstrap`: parse the command line, set up logging, run, exit with the outcome's code.
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use bootstrap::cli::Cli;
@@ -22,7 +21,14 @@ fn init_logging(cli: &Cli) {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match bootstrap::cli::parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print on stdout and exit 0; usage errors exit 64.
+            let _ = e.print();
+            std::process::exit(bootstrap::cli::usage_exit_code(&e));
+        }
+    };
     init_logging(&cli);
     std::process::exit(bootstrap::app::execute(&cli));
 }

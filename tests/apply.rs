@@ -222,10 +222,11 @@ fn only_and_skip_select_steps() {
     assert_eq!(out.status("swap"), "skipped");
     assert_eq!(sb.read("/proc/swaps").lines().count(), 2, "swap untouched");
     let bad = sb.json("plan", &profile, &["--only", "swapp"]);
-    assert_eq!(bad.code, 1);
+    assert_eq!(bad.code, 64, "an unknown step is a usage error");
     assert!(
-        bad.stdout
-            .contains("unknown step `swapp`; did you mean `swap`?")
+        bad.stderr.contains("invalid value 'swapp'") && bad.stderr.contains("'swap'"),
+        "{}",
+        bad.stderr
     );
 }
 

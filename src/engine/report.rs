@@ -38,6 +38,7 @@ pub struct HumanReporter<W: Write> {
     profile: String,
     details: Vec<String>,
     quiet: bool,
+    apply_command: Option<String>,
 }
 
 impl<W: Write> HumanReporter<W> {
@@ -49,7 +50,21 @@ impl<W: Write> HumanReporter<W> {
             profile: String::new(),
             details: Vec::new(),
             quiet,
+            apply_command: None,
         }
+    }
+
+    /// The `bootstrap apply ...` command the recap advises, repeating the run's options
+    /// (`--root`, `--profile`, `--only`, `--skip`); without it the advice names the profile only.
+    pub fn with_apply_command(mut self, command: String) -> Self {
+        self.apply_command = Some(command);
+        self
+    }
+
+    fn apply_command(&self) -> String {
+        self.apply_command
+            .clone()
+            .unwrap_or_else(|| format!("bootstrap apply --profile {}", self.profile))
     }
 }
 
@@ -152,12 +167,12 @@ impl<W: Write> Reporter for HumanReporter<W> {
                 let advice = match (mode, summary.failed, summary.pending) {
                     (_, f, _) if f > 0 => None,
                     (Mode::Plan, _, p) if p > 0 => Some(format!(
-                        "changes pending: run `bootstrap apply --profile {}` to make them",
-                        self.profile
+                        "changes pending: run `{}` to make them",
+                        self.apply_command()
                     )),
                     (Mode::Check, _, p) if p > 0 => Some(format!(
-                        "the node has drifted from the profile: `bootstrap apply --profile {}` restores it",
-                        self.profile
+                        "the node has drifted from the profile: `{}` restores it",
+                        self.apply_command()
                     )),
                     (Mode::Apply, _, _) if summary.changes == 0 => {
                         Some("the node already matched the profile; nothing was changed".into())

@@ -1,0 +1,432 @@
+//! What an operator meets in the first hour: exit codes (64 for usage errors), help that
+//! documents them, `--output json` everywhere it means something, hints that repeat the run's
+//! options, completions and man pages, `version`, and the day-2 `join-command`/`token`.
+
+mod common;
+
+use std::path::Path;
+
+use common::{MASTER_PROFILE, Sandbox};
+
+const SUBCOMMANDS: [&[&str]; 15] = [
+    &[],
+    &["plan"],
+    &["apply"],
+    &["check"],
+    &["profile"],
+    &["profile", "validate"],
+    &["profile", "show"],
+    &["render", "kubeadm"],
+    &["secrets", "generate"],
+    &["version"],
+    &["join-command"],
+    &["token", "create"],
+    &["token", "list"],
+    &["completions"],
+    &["man"],
+];
+
+fn rendered_profile(sb: &Sandbox) -> std::path::PathBuf {
+    sb.profile(
+        "render.toml",
+        "[node]\nname = \"master\"\nrole = \"control-plane\"\naddress = \"192.168.56.10\"\n[kubernetes]\nversion = \"1.35.2\"\n[kubeadm]\n[kubeadm.secrets]\ntoken = \"abcdef.0123456789abcdef\"\n",
+    )
+}
+
+#[test]
+fn usage_errors_exit_64_and_help_and_version_exit_0() {
+    let sb = Sandbox::new();
+    for args in [
+        &["plan", "--bogus"][..],
+        &["plan", "--profile"],
+        &[],
+        &["frobnicate"],
+        &["plan", "--only", "swapp"],
+        &["secrets", "generate"],
+        &["profile", "validate", "a.toml", "--profile", "b.toml"],
+        &["--output", "xml", "version"],
+    ] {
+        let out = sb.run(args);
+        assert_eq!(out.code, 64, "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}: usage errors go to stderr");
+    }
+    for args in [
+        &["--help"][..],
+        &["plan", "--help"],
+        &["--version"],
+        &["help", "apply"],
+    ] {
+        let out = sb.run(args);
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+        assert!(!out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn every_command_documents_the_exit_codes_in_its_help() {
+    let sb = Sandbox::new();
+    for args in SUBCOMMANDS {
+        let mut full = args.to_vec();
+        full.push("--help");
+        let out = sb.run(&full);
+        assert_eq!(out.code, 0, "{full:?}");
+        for line in ["Exit codes:", "  2   changes pending", "  64  usage error"] {
+            assert!(
+                out.stdout.contains(line),
+                "{full:?} lacks {line:?}:\n{}",
+                out.stdout
+            );
+        }
+    }
+}
+
+#[test]
+fn profile_validate_and_show_take_profile_like_the_other_commands() {
+    let sb = Sandbox::new();
+    let profile = sb.profile("p.toml", MASTER_PROFILE);
+    let path = profile.to_str().unwrap();
+    for verb in ["validate", "show"] {
+        let by_flag = sb.run(&["profile", verb, "--profile", path]);
+        let by_short = sb.run(&["profile", verb, "-p", path]);
+        let positional = sb.run(&["profile", verb, path]);
+        assert_eq!(by_flag.code, 0, "{verb}: {}", by_flag.stderr);
+        assert_eq!(by_flag.stdout, positional.stdout, "{verb}");
+        assert_eq!(by_short.stdout, positional.stdout, "{verb}");
+    }
+    let out = sb.run(&["--output", "json", "profile", "validate", "--profile", path]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["event"], "profile_valid");
+    assert_eq!(v["profile"], path);
+}
+
+#[test]
+fn only_and_skip_list_the_steps_in_help_and_completions() {
+    let sb = Sandbox::new();
+    let help = sb.run(&["plan", "--help"]).stdout;
+    let steps = "hosts, modules, sysctl, swap, packages, containerd, cgroup, kubeadm";
+    assert!(help.contains(steps), "{help}");
+    let bash = sb.run(&["completions", "bash"]);
+    assert_eq!(bash.code, 0);
+    assert!(
+        bash.stdout
+            .contains("--only)\n                    COMPREPLY=($(compgen -W \"hosts modules sysctl swap packages containerd cgroup kubeadm\""),
+        "{}",
+        bash.stdout
+    );
+}
+
+#[test]
+fn completions_and_man_survive_a_closed_pipe() {
+    let sb = Sandbox::new();
+    for args in [
+        &["completions", "bash"][..],
+        &["man"],
+        &["version"],
+        &["profile", "show", "-p"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut command = sb.command();
+        command.args(args);
+        if args.ends_with(&["-p"]) {
+            command.arg(sb.profile("p.toml", MASTER_PROFILE));
+        }
+        let out = command.stdout(writer).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(
+            out.status.code().is_some_and(|c| c == 0 || c == 1),
+            "{args:?}: {:?}",
+            out.status
+        );
+    }
+}
+
+#[test]
+fn json_output_where_it_means_something_and_refused_where_it_does_not() {
+    let sb = Sandbox::new();
+    let profile = sb.profile("p.toml", MASTER_PROFILE);
+    let json = |args: &[&str]| {
+        let mut full = vec!["--output", "json"];
+        full.extend_from_slice(args);
+        let out = sb.run(&full);
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+        assert_eq!(out.stdout.lines().count(), 1, "{args:?}: one document");
+        serde_json::from_str::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let shown = json(&["profile", "show", "-p", profile.to_str().unwrap()]);
+    assert_eq!(shown["profile"]["node"]["name"], "master");
+    let render = rendered_profile(&sb);
+    let rendered = json(&["render", "kubeadm", "-p", render.to_str().unwrap()]);
+    assert!(
+        rendered["yaml"]
+            .as_str()
+            .unwrap()
+            .contains("kind: InitConfiguration")
+    );
+    assert!(
+        !rendered.to_string().contains("0123456789abcdef"),
+        "redacted: {rendered}"
+    );
+    let kinds: Vec<&str> = rendered["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"InitConfiguration") && kinds.contains(&"ClusterConfiguration"),
+        "{kinds:?}"
+    );
+    let out_dir = sb.dir.path().join("bundle");
+    let secrets = json(&["secrets", "generate", "--out", out_dir.to_str().unwrap()]);
+    assert!(
+        secrets["ca_cert_hash"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert!(secrets["files"].as_array().unwrap().len() >= 4, "{secrets}");
+    let token = std::fs::read_to_string(out_dir.join("token")).unwrap();
+    assert!(
+        !secrets.to_string().contains(token.trim()),
+        "no secret in the JSON"
+    );
+    let version = json(&["version"]);
+    assert_eq!(version["bootstrap"]["version"], env!("CARGO_PKG_VERSION"));
+    for args in [&["completions", "bash"][..], &["man"]] {
+        let mut full = vec!["--output", "json"];
+        full.extend_from_slice(args);
+        let out = sb.run(&full);
+        assert_eq!(out.code, 64, "{args:?} refuses json: {}", out.stdout);
+        assert!(
+            out.stderr.contains("--output json has no meaning"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn the_apply_hint_repeats_root_profile_only_and_skip() {
+    let sb = Sandbox::new();
+    let profile = sb.profile("my profile.toml", MASTER_PROFILE);
+    let path = profile.to_str().unwrap();
+    let root = sb.root.to_str().unwrap();
+    for (verb, extra, expect) in [
+        (
+            "plan",
+            &["--only", "hosts", "--only", "swap"][..],
+            "--only hosts --only swap",
+        ),
+        ("check", &["--skip", "packages"], "--skip packages"),
+    ] {
+        let mut args = vec![verb, "--profile", path];
+        args.extend_from_slice(extra);
+        let out = sb.run(&args);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        let hint = format!("`bootstrap apply --root {root} --profile '{path}' {expect}`");
+        assert!(
+            out.stdout.contains(&hint),
+            "{verb}: {hint} not in\n{}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn man_pages_come_from_the_clap_definitions() {
+    let sb = Sandbox::new();
+    let page = sb.run(&["man"]);
+    assert_eq!(page.code, 0);
+    assert!(page.stdout.starts_with(".ie") && page.stdout.contains(".TH bootstrap 1"));
+    assert!(
+        page.stdout.contains("usage error"),
+        "exit codes in the man page"
+    );
+    let dir = sb.dir.path().join("man1");
+    let out = sb.run(&["man", "--out", dir.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for page in [
+        "bootstrap.1",
+        "bootstrap-plan.1",
+        "bootstrap-join-command.1",
+        "bootstrap-token-list.1",
+    ] {
+        assert!(dir.join(page).is_file(), "{page}");
+    }
+}
+
+/// Writes an executable script into the sandbox's stand-in directory.
+fn standin(sb: &Sandbox, name: &str, script: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = sb.bin.join(name);
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn version_reports_the_agent_and_each_installed_program() {
+    let sb = Sandbox::new();
+    // Outputs as the upstream programs print them: `kubeadm version -o short` (v1.35.0),
+    // `kubelet --version` (Kubernetes v1.35.0), `runc --version` (runc version 1.2.5 ...).
+    standin(
+        &sb,
+        "kubeadm",
+        "#!/bin/sh\n[ \"$*\" = 'version -o short' ] || exit 1\necho v1.35.0\n",
+    );
+    standin(
+        &sb,
+        "kubelet",
+        "#!/bin/sh\n[ \"$*\" = --version ] || exit 1\necho 'Kubernetes v1.34.2'\n",
+    );
+    standin(
+        &sb,
+        "runc",
+        "#!/bin/sh\nprintf 'runc version 1.2.5\\ncommit: v1.2.5-0-g59923ef\\nspec: 1.2.0\\n'\n",
+    );
+    standin(
+        &sb,
+        "kubectl",
+        "#!/bin/sh\necho 'kubectl: not really' >&2; exit 3\n",
+    );
+    sb.write("/usr/bin/containerd", "");
+    let out = sb.run(&["--output", "json", "version"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let commit = v["bootstrap"]["commit"].as_str().unwrap();
+    assert!(commit.len() >= 7 && commit != "unknown", "{v}");
+    let p = &v["programs"];
+    assert_eq!(p["kubeadm"]["version"], "1.35.0");
+    assert_eq!(p["kubelet"]["version"], "1.34.2");
+    assert_eq!(p["runc"]["version"], "1.2.5");
+    assert_eq!(p["containerd"]["version"], "1.6.20~ds1");
+    assert_eq!(p["kubectl"]["installed"], true);
+    assert!(
+        p["kubectl"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not really"),
+        "{v}"
+    );
+    let human = sb.run(&["version"]).stdout;
+    assert!(
+        human.starts_with(&format!(
+            "bootstrap  {} (commit {commit})",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{human}"
+    );
+    assert!(human.contains("kubeadm    1.35.0\n"), "{human}");
+}
+
+/// A kubeadm stand-in for the token commands, after the kubeadm reference
+/// (https://kubernetes.io/docs/reference/setup-tools/kubeadm/kubeadm-token/): `token create
+/// --print-join-command` prints one `kubeadm join` line; with `--certificate-key K` it adds
+/// `--control-plane --certificate-key K`; `init phase upload-certs --upload-certs` prints the
+/// new key on its last line; `token list -o json` prints one JSON object per token. It refuses
+/// a missing kubeconfig and a TTL that is not a Go duration.
+const KUBEADM_TOKENS: &str = r#"#!/bin/sh
+echo "kubeadm $*" >> "$STANDIN_LOG"
+kc=""; ttl=1h; key=""; args=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --kubeconfig) kc=$2; shift 2 ;;
+    --ttl) ttl=$2; shift 2 ;;
+    --certificate-key) key=$2; shift 2 ;;
+    *) args="$args $1"; shift ;;
+  esac
+done
+[ -f "$kc" ] || { echo "couldn't load kubeconfig $kc" >&2; exit 1; }
+echo "$ttl" | grep -Eq '^([0-9]+(h|m|s))+$' || { echo "invalid argument \"$ttl\" for \"--ttl\" flag: time: invalid duration" >&2; exit 1; }
+case "$args" in
+  " token create --print-join-command")
+    line="kubeadm join 192.168.56.10:6443 --token q1w2e3.r4t5y6u7i8o9p0a1 --discovery-token-ca-cert-hash sha256:$(printf 'ab%.0s' $(seq 32))"
+    [ -n "$key" ] && line="$line --control-plane --certificate-key $key"
+    echo "$line" ;;
+  " token create") echo "z9y8x7.w6v5u4t3s2r1q0p9" ;;
+  " init phase upload-certs --upload-certs")
+    echo '[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace'
+    echo '[upload-certs] Using certificate key:'
+    echo 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00' ;;
+  " token list -o json")
+    echo '{"kind":"BootstrapToken","apiVersion":"output.kubeadm.k8s.io/v1alpha3","token":"abcdef.0123456789abcdef","description":"made by kubeadm init","expires":"2026-12-02T10:00:00Z","usages":["authentication","signing"],"groups":["system:bootstrappers:kubeadm:default-node-token"]}'
+    echo '{"kind":"BootstrapToken","apiVersion":"output.kubeadm.k8s.io/v1alpha3","token":"q1w2e3.r4t5y6u7i8o9p0a1","usages":["authentication"],"groups":[]}' ;;
+  *) echo "unknown command: $args" >&2; exit 1 ;;
+esac
+"#;
+
+#[test]
+fn join_command_prints_a_fresh_command_and_token_lists_hide_secrets() {
+    let sb = Sandbox::new();
+    standin(&sb, "kubeadm", KUBEADM_TOKENS);
+    let not_cp = sb.run(&["join-command"]);
+    assert_eq!(not_cp.code, 1);
+    assert!(
+        not_cp.stderr.contains("run this on a control plane"),
+        "{}",
+        not_cp.stderr
+    );
+    sb.write("/etc/kubernetes/admin.conf", "apiVersion: v1\n");
+    let admin = sb.path("/etc/kubernetes/admin.conf");
+
+    let worker = sb.run(&["join-command", "--ttl", "30m"]);
+    assert_eq!(worker.code, 0, "{}", worker.stderr);
+    assert!(
+        worker
+            .stdout
+            .starts_with("kubeadm join 192.168.56.10:6443 --token q1w2e3.r4t5y6u7i8o9p0a1 "),
+        "{}",
+        worker.stdout
+    );
+    assert!(!worker.stdout.contains("--control-plane"));
+    let calls = sb.take_calls();
+    assert!(
+        calls.contains(&format!(
+            "kubeadm token create --print-join-command --ttl 30m --kubeconfig {}",
+            admin.display()
+        )),
+        "{calls:?}"
+    );
+
+    let cp = sb.run(&["--output", "json", "join-command", "--control-plane"]);
+    assert_eq!(cp.code, 0, "{}", cp.stderr);
+    let v: serde_json::Value = serde_json::from_str(&cp.stdout).unwrap();
+    assert_eq!(v["role"], "control-plane");
+    assert!(v["command"].as_str().unwrap().ends_with("--control-plane --certificate-key c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00"), "{v}");
+    let journal = sb.root.join("var/lib/bootstrap");
+    assert!(
+        !journal.exists(),
+        "a day-2 command writes nothing on the node"
+    );
+
+    let bad = sb.run(&["join-command", "--ttl", "forever"]);
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("invalid duration"), "{}", bad.stderr);
+
+    let created = sb.run(&["token", "create", "--ttl", "2h"]);
+    assert_eq!(created.stdout, "z9y8x7.w6v5u4t3s2r1q0p9\n");
+    for output in ["human", "json"] {
+        let list = sb.run(&["--output", output, "token", "list"]);
+        assert_eq!(list.code, 0, "{}", list.stderr);
+        assert!(
+            list.stdout.contains("abcdef") && list.stdout.contains("q1w2e3"),
+            "{}",
+            list.stdout
+        );
+        for secret in ["0123456789abcdef", "r4t5y6u7i8o9p0a1"] {
+            assert!(!list.stdout.contains(secret), "{output}: {}", list.stdout);
+        }
+    }
+}
+
+#[test]
+fn readme_documents_exit_codes_and_the_man_page() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    assert!(
+        readme.contains("bootstrap man"),
+        "README installs the man page"
+    );
+    assert!(readme.contains("64"), "README states the usage exit code");
+}
