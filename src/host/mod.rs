@@ -2,6 +2,7 @@
 //! `main`. Files resolve under `--root`, programs are found on `PATH`, secrets are redacted
 //! here and nowhere else.
 
+pub mod dpkg_lock;
 mod files;
 mod journal;
 mod lock;
@@ -61,6 +62,9 @@ pub enum HostError {
     /// The node lock is held or unusable.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// dpkg's lock stayed held (another package manager is running).
+    #[error(transparent)]
+    DpkgLock(#[from] dpkg_lock::WaitError),
     /// A change to the real root was asked for without root privileges.
     #[error(
         "this command changes the system and must run as root (running as uid {uid}); use sudo, or pass --root DIR to work on a sandbox copy"
@@ -155,9 +159,29 @@ impl Host {
         }
     }
 
+    /// Waits until no other process holds dpkg's locks, up to `wait`, saying so on stderr
+    /// while it waits; `line` is the command that needs them.
+    fn wait_for_dpkg_lock(&self, line: &str, wait: Duration) -> Result<(), HostError> {
+        let locks: Vec<(&str, PathBuf)> = dpkg_lock::LOCK_FILES
+            .iter()
+            .map(|p| (*p, self.path(p)))
+            .collect();
+        dpkg_lock::wait(&locks, wait, |path, holder, waited| {
+            tracing::warn!(
+                "waiting for {path}, held by {holder} (another package manager), before `{line}`: {} of up to {} waited (packages.dpkg_lock_timeout)",
+                humantime::format_duration(Duration::from_secs(waited.as_secs())),
+                humantime::format_duration(wait)
+            );
+        })?;
+        Ok(())
+    }
+
     /// Runs a program that changes the node: journaled, and a non-zero exit is an error.
     pub fn run_change(&self, step: &str, command: &Command) -> Result<Output, HostError> {
         let line = self.redact(&command.display());
+        if let Some(wait) = command.dpkg_lock_wait() {
+            self.wait_for_dpkg_lock(&line, wait)?;
+        }
         tracing::info!(step, command = %line, "run");
         let output = self.run(command)?;
         self.journal_run(step, &line, output.code);

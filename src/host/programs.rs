@@ -24,6 +24,7 @@ pub struct Command {
     envs: Vec<(String, String)>,
     stdin: Option<Vec<u8>>,
     timeout: Duration,
+    dpkg_lock_wait: Option<Duration>,
 }
 
 /// What a finished program returned.
@@ -91,6 +92,7 @@ impl Command {
             envs: Vec::new(),
             stdin: None,
             timeout: DEFAULT_TIMEOUT,
+            dpkg_lock_wait: None,
         }
     }
 
@@ -133,6 +135,18 @@ impl Command {
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
+    }
+
+    /// Marks a program that takes dpkg's lock (apt-get, apt-mark, dpkg): before it runs as a
+    /// change, the lock is waited for, up to `wait` (see [`super::dpkg_lock`]).
+    pub fn waits_for_dpkg_lock(mut self, wait: Duration) -> Self {
+        self.dpkg_lock_wait = Some(wait);
+        self
+    }
+
+    /// How long to wait for dpkg's lock before running, when the program takes it.
+    pub fn dpkg_lock_wait(&self) -> Option<Duration> {
+        self.dpkg_lock_wait
     }
 
     /// The program name.

@@ -73,8 +73,9 @@ pub fn wanted(version: KubeVersion, packages: &Packages) -> Vec<Wanted> {
     out
 }
 
-/// apt-get, non-interactive, keeping changed configuration files.
-fn apt_get(args: &[&str]) -> Command {
+/// apt-get, non-interactive, keeping changed configuration files, waiting up to `lock_wait`
+/// for dpkg's lock.
+fn apt_get(lock_wait: Duration, args: &[&str]) -> Command {
     Command::new("apt-get")
         .env("DEBIAN_FRONTEND", "noninteractive")
         .args([
@@ -85,6 +86,7 @@ fn apt_get(args: &[&str]) -> Command {
         ])
         .args(args.iter().copied())
         .timeout(APT_TIMEOUT)
+        .waits_for_dpkg_lock(lock_wait)
 }
 
 fn dpkg_status(
@@ -149,6 +151,7 @@ pub fn plan(
     plan: &mut Plan,
 ) -> Result<Observed, StepError> {
     let mut installed = Vec::new();
+    let lock_wait = packages.dpkg_lock_timeout.0;
     let wanted = wanted(version, packages);
     let mut names: Vec<&str> = wanted.iter().map(|w| w.name).collect();
     names.extend(PREREQUISITES);
@@ -183,13 +186,13 @@ pub fn plan(
     if !missing.is_empty() {
         plan.push(Change::run(
             "refresh package lists (for the prerequisites)",
-            apt_get(&["update"]),
+            apt_get(lock_wait, &["update"]),
         ));
         let mut args = vec!["install", "-y", "--no-install-recommends"];
         args.extend(&missing);
         plan.push(Change::run(
             format!("install prerequisites: {}", missing.join(" ")),
-            apt_get(&args),
+            apt_get(lock_wait, &args),
         ));
     }
 
@@ -238,7 +241,10 @@ pub fn plan(
         })
         .collect();
     if !stale.is_empty() {
-        plan.push(Change::run("refresh package lists", apt_get(&["update"])));
+        plan.push(Change::run(
+            "refresh package lists",
+            apt_get(lock_wait, &["update"]),
+        ));
         let mut args = vec![
             "install".to_string(),
             "-y".into(),
@@ -259,7 +265,10 @@ pub fn plan(
         let shown: Vec<String> = stale.iter().map(|w| w.arg()).collect();
         plan.push(Change::run(
             format!("install {}", shown.join(" ")),
-            apt_get(&args.iter().map(String::as_str).collect::<Vec<_>>()),
+            apt_get(
+                lock_wait,
+                &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            ),
         ));
     }
     let pinned: Vec<&str> = wanted
@@ -276,7 +285,8 @@ pub fn plan(
             format!("hold {} at their pinned versions", pinned.join(" ")),
             Command::new("apt-mark")
                 .arg("hold")
-                .args(pinned.iter().copied()),
+                .args(pinned.iter().copied())
+                .waits_for_dpkg_lock(lock_wait),
         ));
     }
     Ok(Observed {

@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::kubeadm::Span;
 use super::values::{EXPECTED_SEP, KubeVersion};
 
 /// Where release binaries are downloaded from (`/vX.Y.Z/bin/linux/<arch>/<name>`).
@@ -19,6 +20,8 @@ pub const DEFAULT_CRI_TOOLS_URL: &str =
 /// CNI plugins release downloads (`/vX.Y.Z/cni-plugins-linux-<arch>-vX.Y.Z.tgz`).
 pub const DEFAULT_CNI_PLUGINS_URL: &str =
     "https://github.com/containernetworking/plugins/releases/download";
+/// How long apt-get, apt-mark (and containerd's package install) wait for dpkg's lock.
+pub const DEFAULT_DPKG_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 /// Where the binary and bundle methods put kubeadm, kubelet, kubectl and crictl.
 pub const DEFAULT_INSTALL_DIR: &str = "/usr/local/bin";
 
@@ -68,6 +71,11 @@ pub struct Packages {
     /// `NO_PROXY` from the environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_proxy: Option<Vec<String>>,
+    /// How long apt-get and apt-mark wait for dpkg's lock when another package manager
+    /// (unattended-upgrades, apt-daily) holds it; also used by containerd's package
+    /// install, with or without `[kubernetes]`. Default 10m.
+    #[serde(default = "default_dpkg_lock_timeout")]
+    pub dpkg_lock_timeout: Span,
 }
 
 impl Default for Packages {
@@ -86,12 +94,17 @@ impl Default for Packages {
             cni_plugins_url: default_cni_plugins_url(),
             proxy: None,
             no_proxy: None,
+            dpkg_lock_timeout: default_dpkg_lock_timeout(),
         }
     }
 }
 
 fn yes() -> bool {
     true
+}
+
+fn default_dpkg_lock_timeout() -> Span {
+    Span(DEFAULT_DPKG_LOCK_TIMEOUT)
 }
 
 fn default_install_dir() -> String {

@@ -142,6 +142,7 @@ fn plan_install(ctx: &Context) -> Result<Plan, StepError> {
             .args(args.iter().copied())
             .env("DEBIAN_FRONTEND", "noninteractive")
             .timeout(Duration::from_secs(900))
+            .waits_for_dpkg_lock(ctx.profile.packages.dpkg_lock_timeout.0)
     };
     let mut plan = Plan::default();
     plan.push(Change::run("refresh apt package lists", apt(&["update"])));
