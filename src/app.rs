@@ -163,7 +163,7 @@ fn render_command(cli: &Cli, cmd: &RenderCmd) -> i32 {
                 let yaml = if *show_secrets {
                     rendered.yaml
                 } else {
-                    host.redact(&rendered.yaml)
+                    host.redact(&crate::kube::yaml::redact_secrets(&rendered.yaml))
                 };
                 match cli.output {
                     Output::Human => commands::write_stdout(yaml.as_bytes()),

@@ -468,7 +468,7 @@ fn ha_control_planes_with_kube_vip_and_the_certificate_key() {
     );
     let init = cp1.sb.read("/var/lib/bootstrap/kubeadm/init.yaml");
     assert!(
-        init.contains("controlPlaneEndpoint: 192.168.33.100:6443"),
+        init.contains("controlPlaneEndpoint: \"192.168.33.100:6443\""),
         "{init}"
     );
     assert!(
@@ -476,7 +476,7 @@ fn ha_control_planes_with_kube_vip_and_the_certificate_key() {
         "{init}"
     );
     assert!(
-        init.contains("- name: audit-log-maxage\n    value: '30'"),
+        init.contains("- name: audit-log-maxage\n    value: \"30\""),
         "{init}"
     );
     // kube-vip was written before init with super-admin.conf (Kubernetes >= 1.29).
@@ -490,11 +490,13 @@ fn ha_control_planes_with_kube_vip_and_the_certificate_key() {
     assert_eq!(out2.code, 0, "{}\n{}", out2.stdout, out2.stderr);
     let join = cp2.sb.read("/var/lib/bootstrap/kubeadm/join.yaml");
     assert!(
-        join.contains("controlPlane:\n  localAPIEndpoint:\n    advertiseAddress: 192.168.33.22"),
+        join.contains(
+            "controlPlane:\n  localAPIEndpoint:\n    advertiseAddress: \"192.168.33.22\""
+        ),
         "{join}"
     );
     assert!(
-        join.contains("apiServerEndpoint: 192.168.33.100:6443"),
+        join.contains("apiServerEndpoint: \"192.168.33.100:6443\""),
         "{join}"
     );
     assert!(
@@ -573,7 +575,7 @@ fn classic_flow_stores_a_join_command_that_a_worker_profile_takes() {
         worker
             .sb
             .read("/var/lib/bootstrap/kubeadm/join.yaml")
-            .contains("apiServerEndpoint: 192.168.33.13:6443")
+            .contains("apiServerEndpoint: \"192.168.33.13:6443\"")
     );
     assert_eq!(worker.apply(&wp, &[]).summary()["changes"], 0);
     let shown = worker.run(&["profile", "show", wp.to_str().unwrap()]);
@@ -844,6 +846,7 @@ fn golden_cases() -> Vec<(&'static str, String)> {
 fn rendering_matches_the_golden_files_in_both_api_versions() {
     let sb = Sandbox::new();
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut rewritten = Vec::new();
     for (golden, text) in golden_cases() {
         let profile = sb.profile("p.toml", &text);
         let out = sb.run(&[
@@ -858,7 +861,10 @@ fn rendering_matches_the_golden_files_in_both_api_versions() {
             .join("tests/golden")
             .join(golden);
         if update {
+            // An update run rewrites and then fails: a rewritten file is not a checked one.
             std::fs::write(&path, &out.stdout).unwrap();
+            rewritten.push(golden);
+            continue;
         }
         let want = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
@@ -882,6 +888,10 @@ fn rendering_matches_the_golden_files_in_both_api_versions() {
             "{golden}"
         );
     }
+    assert!(
+        rewritten.is_empty(),
+        "UPDATE_GOLDEN rewrote {rewritten:?}: review `git diff tests/golden`, then run again without UPDATE_GOLDEN (an update run is not a pass)"
+    );
 }
 
 #[test]
@@ -939,10 +949,10 @@ fn the_standin_accepts_our_renderings_and_is_strict() {
         (init.replace("token: abcdef.0123456789abcdef", "token: abcdef-0123456789abcdef"), "the bootstrap token is invalid"),
         (
             init.replace(
-                "  kubeletExtraArgs:\n  - name: max-pods\n    value: '110'\n  - name: node-ip\n    value: 192.168.33.13",
-                "  kubeletExtraArgs:\n    max-pods: '110'\n    node-ip: 192.168.33.13",
+                "  kubeletExtraArgs:\n  - name: max-pods\n    value: \"110\"\n  - name: node-ip\n    value: \"192.168.33.13\"",
+                "  kubeletExtraArgs:\n    max-pods: \"110\"\n    node-ip: \"192.168.33.13\"",
             ),
-            "v1beta4 extraArgs",
+            "of type []v1beta4.Arg",
         ),
         (init.replace("v1.35.2", "v1.33.0"), "control plane version >= 1.34.0"),
     ] {
@@ -1027,4 +1037,122 @@ fn the_bundle_ca_hash_matches_openssl_and_verbose_logs_hold_no_secret() {
         verbose.stderr
     );
     assert_no_secret(&node, &[&verbose], &bundle_secrets(&node));
+}
+
+/// Strings that YAML 1.1 (kubeadm's reader: sigs.k8s.io/yaml over go-yaml v2) reads as
+/// booleans, numbers or null reach kubeadm as the same strings: a node named `no`, an
+/// extra-arg value `off`, an extra-arg name `on` (which v1beta3's map shape would turn into
+/// the key `"true"`), a SAN `y`. The stand-in decodes with its own YAML 1.1 scalar rules and
+/// refuses the unquoted forms, so this fails against a renderer that leaves them plain.
+#[test]
+fn strings_yaml_1_1_would_misread_reach_kubeadm_as_strings() {
+    for (version, api) in [("1.35.2", "v1beta4"), ("1.30.5", "v1beta3")] {
+        let cluster = tempfile::tempdir().unwrap();
+        let mut node = Node::new(cluster.path());
+        node.env
+            .push(("STANDIN_KUBEADM_VERSION".into(), version.into()));
+        let profile = node.sb.profile(
+            "p.toml",
+            &format!(
+                "[node]\nname = \"no\"\nrole = \"control-plane\"\naddress = \"192.168.56.10\"\n\n[kubernetes]\nversion = \"{version}\"\n\n[kubeadm]\nmode = \"init\"\ncert_sans = [\"y\"]\n\n[kubeadm.extra_args]\nkubelet = {{ \"v\" = \"off\" }}\napi_server = {{ \"on\" = \"1_000\", \"audit-log-maxage\" = \"010\" }}\n"
+            ),
+        );
+        let out = node.run(&[
+            "render",
+            "kubeadm",
+            "--show-secrets",
+            "--profile",
+            profile.to_str().unwrap(),
+        ]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let text = out.stdout;
+        assert!(text.contains(&format!("apiVersion: kubeadm.k8s.io/{api}")));
+        node.sb.write("/cfg.yaml", &text);
+        node.sb
+            .write("/proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n");
+        std::fs::remove_file(node.sb.path("/etc/containerd/config.toml")).unwrap();
+        let ok = node.run_kubeadm(&["init", "--config", "/cfg.yaml"]);
+        assert_eq!(ok.code, 0, "{api}: {}\n{text}", ok.stderr);
+        let registered: Vec<String> = std::fs::read_dir(cluster.path())
+            .unwrap()
+            .flatten()
+            .flat_map(|d| {
+                std::fs::read_dir(d.path().join("nodes"))
+                    .into_iter()
+                    .flatten()
+            })
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(registered, ["no"], "{api}");
+        // The same document with the quotes taken off is refused, as kubeadm refuses it.
+        for (quoted, plain, complaint) in [
+            (
+                "name: \"no\"",
+                "name: no",
+                "cannot unmarshal bool into Go struct field InitConfiguration.nodeRegistration.name of type string",
+            ),
+            (
+                "\"off\"",
+                "off",
+                "cannot unmarshal bool into Go struct field InitConfiguration.nodeRegistration.kubeletExtraArgs",
+            ),
+            (
+                "- \"y\"",
+                "- y",
+                "cannot unmarshal bool into Go struct field ClusterConfiguration.apiServer.certSANs[0] of type string",
+            ),
+        ] {
+            assert!(text.contains(quoted), "{quoted}: {text}");
+            let bad = text.replace(quoted, plain);
+            let fresh = Node::new(cluster.path());
+            fresh.sb.write("/cfg.yaml", &bad);
+            let mut env = fresh;
+            env.env
+                .push(("STANDIN_KUBEADM_VERSION".into(), version.into()));
+            let out = env.run_kubeadm(&["init", "--config", "/cfg.yaml"]);
+            assert_eq!(out.code, 3, "{api} {plain}: {}", out.stderr);
+            assert!(
+                out.stderr.contains(complaint),
+                "{api} {plain}: {}",
+                out.stderr
+            );
+        }
+    }
+}
+
+/// A stored configuration from an earlier run holds another token and certificate key than
+/// this run's: the plan's diff shows neither (they are secrets by position, not by value).
+#[test]
+fn the_diff_against_an_earlier_config_shows_no_old_secret() {
+    let cluster = tempfile::tempdir().unwrap();
+    let node = Node::new(cluster.path());
+    generate_bundle(&node);
+    let profile = node.sb.profile("single.toml", SINGLE);
+    let old_token = "q1w2e3.r4t5y6u7i8o9p0aa";
+    let old_key = "9".repeat(64);
+    node.sb.write(
+        "/var/lib/bootstrap/kubeadm/init.yaml",
+        &format!("apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nbootstrapTokens:\n- token: {old_token}\n  ttl: 24h0m0s\ncertificateKey: '{old_key}'\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n    token: \"{old_token}\"\n"),
+    );
+    let plan = node.json("plan", &profile, &[]);
+    assert_eq!(plan.code, 2, "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("update /var/lib/bootstrap/kubeadm/init.yaml"),
+        "{}",
+        plan.stdout
+    );
+    for secret in [old_token, "q1w2e3", "r4t5y6u7i8o9p0aa", &old_key] {
+        assert!(
+            !plan.stdout.contains(secret),
+            "{secret} shown: {}",
+            plan.stdout
+        );
+    }
+    assert!(
+        plan.stdout.contains("- token: <redacted>"),
+        "{}",
+        plan.stdout
+    );
 }

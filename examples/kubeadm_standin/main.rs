@@ -26,8 +26,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, exit};
 
-use serde::Deserialize;
-use serde_norway::Value;
+use serde_json::Value;
+
+mod yaml11;
 
 /// What went wrong: message for stderr and exit code (1 general, 2 preflight, 3 validation).
 struct Exit(String, i32);
@@ -307,41 +308,64 @@ fn proxy_schema() -> S {
     ])
 }
 
-fn check(v: &Value, s: &S, path: &str, v4: bool, errors: &mut Vec<String>) {
-    let wrong = |errors: &mut Vec<String>, what: &str| {
-        errors.push(format!("{path}: expected {what}, found {v:?}"))
+/// The JSON type name Go's encoding/json puts in "cannot unmarshal X into ...".
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Strict decoding of one document (`kind`) into its API type. A JSON null leaves a field
+/// at its zero value, as Go's decoder does; a value of the wrong JSON type fails with
+/// encoding/json's own message (`json: cannot unmarshal bool into Go struct field
+/// ….nodeRegistration.name of type string`), which is what kubeadm prints after
+/// sigs.k8s.io/yaml turned an unquoted `no` into `false`.
+fn check(v: &Value, s: &S, kind: &str, path: &str, v4: bool, errors: &mut Vec<String>) {
+    if v.is_null() {
+        return;
+    }
+    let wrong = |errors: &mut Vec<String>, go_type: &str| {
+        errors.push(format!(
+            "json: cannot unmarshal {} into Go struct field {kind}{path} of type {go_type}",
+            json_kind(v)
+        ))
     };
     match s {
         S::Any => {}
         S::Str => {
             if !v.is_string() {
-                wrong(errors, "a string");
+                wrong(errors, "string");
             }
         }
         S::Bool => {
-            if !v.is_bool() {
-                wrong(errors, "a boolean");
+            if !v.is_boolean() {
+                wrong(errors, "bool");
             }
         }
         S::Int => {
             if !v.is_u64() {
-                wrong(errors, "an integer");
+                wrong(errors, "int32");
             }
         }
-        S::List(item) => match v.as_sequence() {
+        S::List(item) => match v.as_array() {
             Some(items) => {
                 for (i, x) in items.iter().enumerate() {
-                    check(x, item, &format!("{path}[{i}]"), v4, errors);
+                    check(x, item, kind, &format!("{path}[{i}]"), v4, errors);
                 }
             }
-            None => wrong(errors, "a list"),
+            None => wrong(errors, "[]string"),
         },
-        S::Obj(fields) => match v.as_mapping() {
+        S::Obj(fields) => match v.as_object() {
             Some(map) => {
                 for (k, x) in map {
-                    let key = k.as_str().unwrap_or("?");
+                    let key = k.as_str();
                     match fields.iter().find(|(name, _)| *name == key) {
-                        Some((_, fs)) => check(x, fs, &format!("{path}.{key}"), v4, errors),
+                        Some((_, fs)) => check(x, fs, kind, &format!("{path}.{key}"), v4, errors),
                         None => errors.push(format!(
                             "strict decoding error: unknown field \"{}\"",
                             format!("{path}.{key}").trim_start_matches('.')
@@ -349,28 +373,29 @@ fn check(v: &Value, s: &S, path: &str, v4: bool, errors: &mut Vec<String>) {
                     }
                 }
             }
-            None => wrong(errors, "an object"),
+            None => wrong(errors, "struct"),
         },
         S::Args => {
             if v4 {
-                let ok = v.as_sequence().is_some_and(|items| {
-                    items.iter().all(|i| {
-                        i.as_mapping().is_some_and(|m| {
-                            m.len() == 2
-                                && m.get("name").is_some_and(Value::is_string)
-                                && m.get("value").is_some_and(Value::is_string)
-                        })
-                    })
-                });
-                if !ok {
-                    wrong(errors, "a list of {name, value} (v1beta4 extraArgs)");
+                // []Arg{Name, Value string}
+                let arg = obj(vec![("name", S::Str), ("value", S::Str)]);
+                match v.as_array() {
+                    Some(items) => {
+                        for (i, item) in items.iter().enumerate() {
+                            check(item, &arg, kind, &format!("{path}[{i}]"), v4, errors);
+                        }
+                    }
+                    None => wrong(errors, "[]v1beta4.Arg"),
                 }
             } else {
-                let ok = v
-                    .as_mapping()
-                    .is_some_and(|m| m.values().all(Value::is_string));
-                if !ok {
-                    wrong(errors, "a map of strings (v1beta3 extraArgs)");
+                // map[string]string
+                match v.as_object() {
+                    Some(map) => {
+                        for x in map.values() {
+                            check(x, &S::Str, kind, path, v4, errors);
+                        }
+                    }
+                    None => wrong(errors, "map[string]string"),
                 }
             }
         }
@@ -439,9 +464,7 @@ fn load_config(env: &Env, node_path: &str, command: &str) -> Res<Config> {
     let (maj, min, _) = env.version;
     let mut docs = BTreeMap::new();
     let mut errors = Vec::new();
-    for de in serde_norway::Deserializer::from_str(&text) {
-        let v = Value::deserialize(de)
-            .or_else(|e| fail(3, format!("error converting YAML to JSON: {e}")))?;
+    for v in yaml11::documents(&text).or_else(|e| fail(3, e))? {
         let api = str_at(&v, &["apiVersion"]).unwrap_or("").to_string();
         let kind = str_at(&v, &["kind"]).unwrap_or("").to_string();
         let kubeadm_api = |want: &str| api == format!("kubeadm.k8s.io/{want}");
@@ -477,7 +500,7 @@ fn load_config(env: &Env, node_path: &str, command: &str) -> Res<Config> {
                 );
             }
         };
-        check(&v, &schema.0, "", schema.1, &mut errors);
+        check(&v, &schema.0, &kind, "", schema.1, &mut errors);
         if docs.insert(kind.clone(), v).is_some() {
             errors.push(format!("duplicate {kind}"));
         }
@@ -486,7 +509,7 @@ fn load_config(env: &Env, node_path: &str, command: &str) -> Res<Config> {
     if let Some(init) = docs.get("InitConfiguration") {
         for t in init
             .get("bootstrapTokens")
-            .and_then(Value::as_sequence)
+            .and_then(Value::as_array)
             .into_iter()
             .flatten()
         {
@@ -510,7 +533,7 @@ fn load_config(env: &Env, node_path: &str, command: &str) -> Res<Config> {
                 }
                 let hashes = bt
                     .get("caCertHashes")
-                    .and_then(Value::as_sequence)
+                    .and_then(Value::as_array)
                     .cloned()
                     .unwrap_or_default();
                 if hashes.is_empty()
@@ -744,7 +767,10 @@ fn kubelet_runs(env: &Env) -> Res<()> {
         env.journal("E0101 run.go:72] \"command failed\" err=\"failed to load kubelet config file, path: /var/lib/kubelet/config.yaml, error: open /var/lib/kubelet/config.yaml: no such file or directory\"");
         return fail(1, "");
     };
-    let config: Value = serde_norway::from_str(&config).unwrap_or(Value::Null);
+    let config = yaml11::documents(&config)
+        .ok()
+        .and_then(|d| d.into_iter().next())
+        .unwrap_or(Value::Null);
     let swaps = fs::read_to_string(env.path("/proc/swaps")).unwrap_or_default();
     let fail_swap_on = config.get("failSwapOn") != Some(&Value::Bool(false));
     if swaps.lines().skip(1).any(|l| !l.trim().is_empty()) && fail_swap_on {
@@ -902,7 +928,7 @@ fn init(env: &Env, flags: &[String]) -> Res<String> {
     fs::write(dir.join("kubelet-config.yaml"), &kubelet).unwrap();
     let mut tokens: Vec<String> = init
         .get("bootstrapTokens")
-        .and_then(Value::as_sequence)
+        .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(|t| str_at(t, &["token"]).map(str::to_string))
@@ -993,7 +1019,7 @@ fn join(env: &Env, flags: &[String]) -> Res<String> {
     let hash = fs::read_to_string(dir.join("ca-hash")).unwrap_or_default();
     let pinned = bt
         .get("caCertHashes")
-        .and_then(Value::as_sequence)
+        .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .any(|h| h.as_str() == Some(hash.as_str()));

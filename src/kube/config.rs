@@ -8,6 +8,7 @@
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
+use super::yaml::{self, YamlError};
 use crate::profile::values::KubeVersion;
 
 /// The kubeadm config API version for a Kubernetes release.
@@ -347,19 +348,20 @@ pub enum Document {
 }
 
 impl Document {
-    fn yaml(&self) -> Result<String, serde_norway::Error> {
+    fn yaml(&self) -> Result<String, YamlError> {
         match self {
-            Document::Init(d) => serde_norway::to_string(d),
-            Document::Cluster(d) => serde_norway::to_string(d),
-            Document::Join(d) => serde_norway::to_string(d),
-            Document::Kubelet(d) => serde_norway::to_string(d),
-            Document::KubeProxy(d) => serde_norway::to_string(d),
+            Document::Init(d) => yaml::to_string(d),
+            Document::Cluster(d) => yaml::to_string(d),
+            Document::Join(d) => yaml::to_string(d),
+            Document::Kubelet(d) => yaml::to_string(d),
+            Document::KubeProxy(d) => yaml::to_string(d),
         }
     }
 }
 
-/// The documents as one multi-document YAML file (`---` between documents).
-pub fn to_yaml(documents: &[Document]) -> Result<String, serde_norway::Error> {
+/// The documents as one multi-document YAML file (`---` between documents), every string
+/// written so that kubeadm's YAML 1.1 reader sees the same string (see [`yaml`]).
+pub fn to_yaml(documents: &[Document]) -> Result<String, YamlError> {
     let parts = documents
         .iter()
         .map(Document::yaml)

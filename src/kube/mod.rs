@@ -5,7 +5,9 @@
 pub mod bundle;
 pub mod config;
 pub mod diagnose;
+pub mod kube_vip;
 pub mod render;
 pub mod retry;
 pub mod secrets;
 pub mod state;
+pub mod yaml;

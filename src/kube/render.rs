@@ -12,7 +12,7 @@ use super::config::{
 };
 use super::secrets::{Ca, CaHash, CertificateKey, Token};
 use crate::host::Host;
-use crate::profile::kubeadm::{KubeVip, Kubeadm, Mode};
+use crate::profile::kubeadm::{Kubeadm, Mode};
 use crate::profile::kubernetes::Kubernetes;
 use crate::profile::swap::SwapPolicy;
 use crate::profile::{Profile, Role};
@@ -99,7 +99,7 @@ pub enum RenderError {
     Missing(String),
     /// YAML serialisation failed.
     #[error("cannot render the kubeadm configuration: {0}")]
-    Yaml(#[from] serde_norway::Error),
+    Yaml(#[from] super::yaml::YamlError),
 }
 
 fn args(version: ApiVersion, table: &std::collections::BTreeMap<String, String>) -> Args {
@@ -293,65 +293,6 @@ impl Inputs<'_> {
     }
 }
 
-/// The kube-vip static pod (REFERENCE §9): ARP mode with leader election, mounting
-/// `kubeconfig` (super-admin.conf during the first init on Kubernetes ≥ 1.29, where
-/// admin.conf has no rights until init finishes; admin.conf otherwise).
-pub fn kube_vip_manifest(vip: &KubeVip, port: u16, kubeconfig: &str) -> String {
-    format!(
-        r#"# Written by bootstrap: kube-vip holds the control-plane address {address}.
-apiVersion: v1
-kind: Pod
-metadata:
-  name: kube-vip
-  namespace: kube-system
-spec:
-  containers:
-  - name: kube-vip
-    image: {image}
-    imagePullPolicy: IfNotPresent
-    args:
-    - manager
-    env:
-    - name: vip_arp
-      value: "true"
-    - name: port
-      value: "{port}"
-    - name: vip_interface
-      value: {interface}
-    - name: address
-      value: {address}
-    - name: cp_enable
-      value: "true"
-    - name: cp_namespace
-      value: kube-system
-    - name: vip_leaderelection
-      value: "true"
-    - name: vip_leaseduration
-      value: "5"
-    - name: vip_renewdeadline
-      value: "3"
-    - name: vip_retryperiod
-      value: "1"
-    securityContext:
-      capabilities:
-        add:
-        - NET_ADMIN
-        - NET_RAW
-    volumeMounts:
-    - mountPath: /etc/kubernetes/admin.conf
-      name: kubeconfig
-  hostNetwork: true
-  volumes:
-  - hostPath:
-      path: {kubeconfig}
-    name: kubeconfig
-"#,
-        address = vip.address,
-        image = vip.image,
-        interface = vip.interface,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,23 +306,6 @@ mod tests {
         assert_eq!(
             go_duration(std::time::Duration::from_secs(5430)),
             "1h30m30s"
-        );
-    }
-
-    #[test]
-    fn kube_vip_mounts_the_given_kubeconfig() {
-        let vip = KubeVip {
-            address: crate::profile::values::Ip("192.168.33.100".parse().unwrap()),
-            interface: "eth1".into(),
-            image: "ghcr.io/kube-vip/kube-vip:v1.2.3".into(),
-        };
-        let m = kube_vip_manifest(&vip, 6443, "/etc/kubernetes/super-admin.conf");
-        assert!(m.contains("      path: /etc/kubernetes/super-admin.conf\n"));
-        assert!(m.contains("- name: address\n      value: 192.168.33.100\n"));
-        let parsed: serde_norway::Value = serde_norway::from_str(&m).unwrap();
-        assert_eq!(
-            parsed["spec"]["hostNetwork"],
-            serde_norway::Value::Bool(true)
         );
     }
 }

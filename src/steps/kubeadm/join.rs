@@ -1,0 +1,76 @@
+//! Planning `kubeadm join`, and which failed joins are worth retrying.
+
+#[allow(unused_imports)]
+use super::*;
+
+impl KubeadmStep {
+    pub(super) fn plan_join(
+        &self,
+        ctx: &Context,
+        kubeadm: &Kubeadm,
+        rendered: &Rendered,
+        tasks: &mut Vec<Task>,
+    ) -> Result<(), StepError> {
+        let host = ctx.host;
+        write_config(host, rendered, tasks)?;
+        let d = &kubeadm.discovery;
+        tasks.push(Task::Join(
+            Command::new("kubeadm")
+                .args(["join", "--config", JOIN_CONFIG])
+                .timeout(kubeadm.timeout.0),
+            Backoff {
+                attempts: d.attempts,
+                initial: d.initial_delay.0,
+                max: d.max_delay.0,
+            },
+        ));
+        if let Some(vip) = &kubeadm.kube_vip {
+            // After the join: kube-vip mounts admin.conf, which the join writes; a hostPath
+            // that does not exist yet would be created as a directory by the kubelet.
+            let want = vip_manifest(vip, kubeadm.bind_port, ADMIN_CONF)?;
+            write_manifest(host, want, tasks)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a failed join failed at discovery (the API server not answering yet), which is
+/// worth retrying; other failures are not.
+pub(super) fn discovery_failed(error: &HostError) -> bool {
+    let HostError::Failed { tail, .. } = error else {
+        return false;
+    };
+    [
+        "connection refused",
+        "no route to host",
+        "i/o timeout",
+        "couldn't validate the identity of the API Server",
+    ]
+    .iter()
+    .any(|m| tail.contains(m))
+        && !tail.contains("none of the public keys")
+        && !tail.contains("JWS signature")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_discovery_failures_are_retried() {
+        let failed = |tail: &str| HostError::Failed {
+            command: "kubeadm join".into(),
+            code: "1".into(),
+            tail: tail.into(),
+        };
+        assert!(discovery_failed(&failed(
+            "couldn't validate the identity of the API Server: dial tcp 192.168.33.13:6443: connect: connection refused"
+        )));
+        assert!(!discovery_failed(&failed(
+            "couldn't validate the identity of the API Server: none of the public keys \"sha256:ab\" are pinned"
+        )));
+        assert!(!discovery_failed(&failed(
+            "[ERROR FileAvailable--etc-kubernetes-kubelet.conf]"
+        )));
+    }
+}
