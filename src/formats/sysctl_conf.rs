@@ -13,23 +13,33 @@ pub struct Setting {
     pub line: usize,
 }
 
-/// Normalises a key to dotted form: `net/ipv4/ip_forward` → `net.ipv4.ip_forward`.
+/// Normalises a key to dotted form, the way systemd-sysctl reads it (sysctl.d(5)): "either
+/// `/` or `.` may be used as separators ... If the first separator is a slash, remaining
+/// slashes and dots are left intact. If the first separator is a dot, dots and slashes are
+/// interchanged." So `net/ipv4/ip_forward` → `net.ipv4.ip_forward`, and
+/// `net/ipv4/conf/eth0.100/forwarding` → `net.ipv4.conf.eth0/100.forwarding`.
 pub fn normalize_key(key: &str) -> String {
-    let key = key.trim();
-    if key.contains('/') && !key.contains('.') {
-        key.replace('/', ".")
-    } else {
-        key.to_string()
+    let key = key.trim().trim_start_matches('/');
+    match key.find(['.', '/']) {
+        Some(i) if key.as_bytes()[i] == b'/' => swap_separators(key),
+        _ => key.to_string(),
     }
 }
 
-/// The path of a key under `/proc/sys`: `net.ipv4.ip_forward` → `net/ipv4/ip_forward`.
+fn swap_separators(key: &str) -> String {
+    key.chars()
+        .map(|c| match c {
+            '.' => '/',
+            '/' => '.',
+            c => c,
+        })
+        .collect()
+}
+
+/// The path of a key under `/proc/sys`: `net.ipv4.ip_forward` → `net/ipv4/ip_forward`,
+/// `net.ipv4.conf.eth0/100.forwarding` → `net/ipv4/conf/eth0.100/forwarding`.
 pub fn proc_path(key: &str) -> String {
-    if key.contains('/') {
-        key.trim_start_matches('/').to_string()
-    } else {
-        key.replace('.', "/")
-    }
+    swap_separators(&normalize_key(key))
 }
 
 /// Normalises a value as the kernel prints it: runs of whitespace become one space.
@@ -97,5 +107,40 @@ mod tests {
         );
         assert_eq!(parse(&text)[0].value, "1");
         assert_eq!(proc_path("net.ipv4.ip_forward"), "net/ipv4/ip_forward");
+    }
+
+    #[test]
+    fn slash_and_dot_spellings_are_one_key() {
+        for (written, key, path) in [
+            (
+                "net/ipv4/ip_forward",
+                "net.ipv4.ip_forward",
+                "net/ipv4/ip_forward",
+            ),
+            (
+                "/net/ipv4/ip_forward",
+                "net.ipv4.ip_forward",
+                "net/ipv4/ip_forward",
+            ),
+            (
+                " net.ipv4.ip_forward ",
+                "net.ipv4.ip_forward",
+                "net/ipv4/ip_forward",
+            ),
+            (
+                "net/ipv4/conf/eth0.100/forwarding",
+                "net.ipv4.conf.eth0/100.forwarding",
+                "net/ipv4/conf/eth0.100/forwarding",
+            ),
+            (
+                "net.ipv4.conf.eth0/100.forwarding",
+                "net.ipv4.conf.eth0/100.forwarding",
+                "net/ipv4/conf/eth0.100/forwarding",
+            ),
+            ("kernel", "kernel", "kernel"),
+        ] {
+            assert_eq!(normalize_key(written), key, "{written}");
+            assert_eq!(proc_path(written), path, "{written}");
+        }
     }
 }

@@ -6,6 +6,7 @@ use std::ops::Range;
 
 use toml_edit::Document;
 
+use super::conceal;
 use super::locate::{self, Seg};
 use super::values::EXPECTED_SEP;
 
@@ -250,6 +251,23 @@ pub fn from_serde(err: &toml::de::Error, doc: &Document<&str>) -> Diagnostic {
 }
 
 impl ProfileError {
+    /// An invalid profile: the source kept for snippets has its secrets masked, and every
+    /// message is scrubbed of them, so no renderer can show a secret (see `conceal`).
+    pub fn new(file: &str, source: &str, mut diagnostics: Vec<Diagnostic>) -> Self {
+        let concealed = conceal::conceal(source);
+        for d in &mut diagnostics {
+            d.message = concealed.scrub(&d.message);
+            for text in [&mut d.expected, &mut d.help].into_iter().flatten() {
+                *text = concealed.scrub(text);
+            }
+        }
+        ProfileError {
+            file: file.to_string(),
+            source: concealed.source,
+            diagnostics,
+        }
+    }
+
     /// A profile file that could not be read.
     pub fn unreadable(file: &str, err: &std::io::Error) -> Self {
         ProfileError {

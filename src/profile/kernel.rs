@@ -5,7 +5,10 @@ use std::fmt;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::diagnostic::Diagnostic;
+use super::locate::Seg;
 use super::values::EXPECTED_SEP;
+use crate::formats::sysctl_conf::normalize_key;
 
 /// Modules loaded unless the profile lists its own.
 pub const DEFAULT_MODULES: [&str; 2] = ["overlay", "br_netfilter"];
@@ -39,11 +42,16 @@ impl Default for Modules {
 }
 
 /// `[sysctl]` section: the effective kernel parameters, defaults first, in order.
-/// Keys may be quoted (`"net.ipv4.ip_forward" = 1`) or written as TOML dotted keys.
+/// Keys may be quoted (`"net.ipv4.ip_forward" = 1`), written as TOML dotted keys, or use `/`
+/// as separator (`"net/ipv4/ip_forward"`); all are normalised to one dotted form, so each
+/// parameter has one entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sysctl {
-    /// `(key, value)` pairs, keys in dotted form.
+    /// `(key, value)` pairs, keys in normalised dotted form.
     pub settings: Vec<(String, String)>,
+    /// Every key the profile itself sets: `(normalised key, key path as written under
+    /// [sysctl])`, in file order, two spellings of one parameter included (a validation error).
+    pub written: Vec<(String, Vec<String>)>,
 }
 
 impl Default for Sysctl {
@@ -53,15 +61,56 @@ impl Default for Sysctl {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            written: Vec::new(),
         }
     }
 }
 
 impl Sysctl {
-    fn set(&mut self, key: String, value: String) {
+    /// Sets the parameter written as the key path `written` (one or more TOML keys).
+    fn set(&mut self, written: Vec<String>, value: String) {
+        let key = normalize_key(&written.join("."));
+        self.written.push((key.clone(), written));
         match self.settings.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
             None => self.settings.push((key, value)),
+        }
+    }
+
+    /// The profile key path of a normalised key, for error locations (`sysctl.<key>` for a
+    /// default the profile does not set).
+    pub fn path_of(&self, key: &str) -> Vec<Seg> {
+        let mut path = vec![Seg::Key("sysctl".into())];
+        match self.written.iter().rev().find(|(k, _)| k == key) {
+            Some((_, written)) => path.extend(written.iter().cloned().map(Seg::Key)),
+            None => path.push(Seg::Key(key.to_string())),
+        }
+        path
+    }
+
+    /// One problem for each parameter the profile sets under two spellings (slashes and
+    /// dots, quoted and dotted keys): the kernel has one value, and the file would flip.
+    pub fn check_spellings(&self, out: &mut Vec<Diagnostic>) {
+        for (i, (key, written)) in self.written.iter().enumerate() {
+            let Some((_, first)) = self.written[..i].iter().find(|(k, _)| k == key) else {
+                continue;
+            };
+            let mut path = vec![Seg::Key("sysctl".into())];
+            path.extend(written.iter().cloned().map(Seg::Key));
+            out.push(
+                Diagnostic::at(
+                    path,
+                    format!(
+                        "`{}` and `{}` are the same kernel parameter `{key}`, set twice",
+                        written.join("."),
+                        first.join(".")
+                    ),
+                )
+                .expected(
+                    "each kernel parameter once (`/` and `.` separators name the same parameter)",
+                )
+                .help(format!("keep one of the two, written as `\"{key}\" = ...`")),
+            );
         }
     }
 }
@@ -88,21 +137,19 @@ enum RawValue {
     Table(toml::Table),
 }
 
-fn flatten(prefix: &str, table: toml::Table, out: &mut Sysctl) -> Result<(), String> {
+fn flatten(prefix: &[String], table: toml::Table, out: &mut Sysctl) -> Result<(), String> {
     for (key, value) in table {
-        let key = if prefix.is_empty() {
-            key
-        } else {
-            format!("{prefix}.{key}")
-        };
+        let mut path = prefix.to_vec();
+        path.push(key);
         match value {
-            toml::Value::Table(t) => flatten(&key, t, out)?,
-            toml::Value::Integer(i) => out.set(key, i.to_string()),
-            toml::Value::String(s) => out.set(key, s),
-            toml::Value::Boolean(b) => out.set(key, u8::from(b).to_string()),
+            toml::Value::Table(t) => flatten(&path, t, out)?,
+            toml::Value::Integer(i) => out.set(path, i.to_string()),
+            toml::Value::String(s) => out.set(path, s),
+            toml::Value::Boolean(b) => out.set(path, u8::from(b).to_string()),
             other => {
                 return Err(format!(
-                    "invalid value for sysctl `{key}`: {}{EXPECTED_SEP}a number or a string such as \"32768 60999\"",
+                    "invalid value for sysctl `{}`: {}{EXPECTED_SEP}a number or a string such as \"32768 60999\"",
+                    path.join("."),
                     other.type_str()
                 ));
             }
@@ -129,10 +176,10 @@ impl<'de> Visitor<'de> for SysctlVisitor {
                 ))
             })?;
             match value {
-                RawValue::Int(i) => sysctl.set(key, i.to_string()),
-                RawValue::Text(s) => sysctl.set(key, s),
-                RawValue::Bool(b) => sysctl.set(key, u8::from(b).to_string()),
-                RawValue::Table(t) => flatten(&key, t, &mut sysctl).map_err(de::Error::custom)?,
+                RawValue::Int(i) => sysctl.set(vec![key], i.to_string()),
+                RawValue::Text(s) => sysctl.set(vec![key], s),
+                RawValue::Bool(b) => sysctl.set(vec![key], u8::from(b).to_string()),
+                RawValue::Table(t) => flatten(&[key], t, &mut sysctl).map_err(de::Error::custom)?,
             }
         }
         Ok(sysctl)

@@ -1,6 +1,7 @@
 //! The declarative profile (TOML): types with defaults, loading, and validation whose errors
 //! name file, line, column, key, expectation and fix.
 
+pub mod conceal;
 pub mod containerd;
 pub mod diagnostic;
 pub mod hosts;
@@ -56,11 +57,7 @@ pub struct Profile {
 impl Profile {
     /// Parses and validates profile text; `file` names it in messages.
     pub fn parse(source: &str, file: &str) -> Result<Profile, ProfileError> {
-        let fail = |diagnostics| ProfileError {
-            file: file.to_string(),
-            source: source.to_string(),
-            diagnostics,
-        };
+        let fail = |diagnostics| ProfileError::new(file, source, diagnostics);
         let doc = toml_edit::Document::parse(source)
             .map_err(|e| fail(vec![diagnostic::from_syntax(&e, source)]))?;
         let profile: Profile =

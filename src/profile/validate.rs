@@ -197,8 +197,9 @@ fn check_kernel(profile: &Profile, out: &mut Vec<Diagnostic>) {
         .load
         .iter()
         .any(|m| m.replace('-', "_") == DEFAULT_MODULES[1]);
+    profile.sysctl.check_spellings(out);
     for (key, value) in &profile.sysctl.settings {
-        let path = vec![Seg::Key("sysctl".into()), Seg::Key(key.clone())];
+        let path = profile.sysctl.path_of(key);
         let valid_key = !key.is_empty()
             && !key.starts_with('.')
             && !key.ends_with('.')

@@ -64,13 +64,25 @@ fn later_files(host: &Host) -> Result<Vec<String>, HostError> {
     Ok(files)
 }
 
-/// Settings in files applied after ours that give one of `wanted` keys another value.
-pub fn overrides(host: &Host, wanted: &[(String, String)]) -> Result<Vec<Override>, HostError> {
+/// Settings in files applied after ours that give one of `wanted` keys another value, and a
+/// note for each such file that is not UTF-8 (read lossily: we never write those files, so a
+/// stray byte in one must not stop the step).
+pub fn overrides(
+    host: &Host,
+    wanted: &[(String, String)],
+) -> Result<(Vec<Override>, Vec<String>), HostError> {
     let mut found = Vec::new();
+    let mut notes = Vec::new();
     for file in later_files(host)? {
-        let Some(text) = host.read(&file)? else {
+        let Some(bytes) = host.read_bytes(&file)? else {
             continue;
         };
+        let text = String::from_utf8_lossy(&bytes);
+        if std::str::from_utf8(&bytes).is_err() {
+            notes.push(format!(
+                "{file} is not valid UTF-8; read with the invalid bytes replaced (it is not ours and is left as it is)"
+            ));
+        }
         for setting in sysctl_conf::parse(&text) {
             let differs = wanted
                 .iter()
@@ -85,7 +97,7 @@ pub fn overrides(host: &Host, wanted: &[(String, String)]) -> Result<Vec<Overrid
             }
         }
     }
-    Ok(found)
+    Ok((found, notes))
 }
 
 impl Step for SysctlStep {
@@ -107,7 +119,9 @@ impl Step for SysctlStep {
                 plan.push(Change::kernel_param(key, path, live.as_deref(), value));
             }
         }
-        for o in overrides(ctx.host, wanted)? {
+        let (found, notes) = overrides(ctx.host, wanted)?;
+        notes.into_iter().for_each(|n| plan.info(n));
+        for o in found {
             plan.warn(format!(
                 "{} line {} sets {} = {}, and is applied after {SYSCTL_FILE} at boot, so it wins; remove that line or give it the profile's value",
                 o.file, o.line, o.key, o.value

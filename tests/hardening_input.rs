@@ -1,0 +1,262 @@
+//! Hostile profile input (issue 11, input half): secrets never shown by a profile error,
+//! plain log lines off a terminal, and the validations that keep odd values out of the node.
+
+mod common;
+
+use common::Sandbox;
+
+const TOKEN: &str = "abcdef.q1w2e3r4t5y6u7i8";
+const TOKEN_SECRET: &str = "q1w2e3r4t5y6u7i8";
+const KEY: &str = "f00dfeedcafebeef11223344556677889900aabbccddeeff0011223344556677";
+const KEY_PART: &str = "cafebeef112233";
+const HASH: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+const HEAD: &str = "[node]\nname = \"cp-1\"\nrole = \"control-plane\"\naddress = \"10.0.0.5\"\n[kubernetes]\nversion = \"1.31.4\"\n";
+const WORKER: &str = "[node]\nname = \"w-1\"\nrole = \"worker\"\naddress = \"10.0.0.6\"\n[kubernetes]\nversion = \"1.31.4\"\n";
+
+/// (case, profile text) where every case is an invalid profile holding secrets.
+fn secret_cases() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "inline table, typo on the same line",
+            format!(
+                "{HEAD}[kubeadm]\nsecrets = {{ token = \"{TOKEN}\", certificate_key = \"{KEY}\", bundel = \"/x\" }}\n"
+            ),
+        ),
+        (
+            "secret on the line next to the error",
+            format!(
+                "{HEAD}[kubeadm.secrets]\ntoken = \"{TOKEN}\"\nbundel = \"/x\"\ncertificate_key = \"{KEY}\"\n"
+            ),
+        ),
+        (
+            "dotted keys, a token one character too long",
+            format!(
+                "{HEAD}kubeadm.secrets.token = \"{TOKEN}x\"\nkubeadm.secrets.certificate_key = \"{KEY}\"\n"
+            ),
+        ),
+        (
+            "quoted keys, a certificate key one character short",
+            format!(
+                "{HEAD}[kubeadm.\"secrets\"]\n\"token\" = \"{TOKEN}\"\n'certificate_key' = \"{}\"\n",
+                &KEY[1..]
+            ),
+        ),
+        (
+            "unterminated string on the token line",
+            format!("{HEAD}[kubeadm.secrets]\ntoken = \"{TOKEN}\ncertificate_key = \"{KEY}\"\n"),
+        ),
+        (
+            "syntax error inside a multi-line join command",
+            format!(
+                "{WORKER}[kubeadm.secrets]\njoin_command = \"\"\"\nkubeadm join 10.0.0.5:6443 --token {TOKEN} \\q\n  --discovery-token-ca-cert-hash {HASH}\n\"\"\"\n"
+            ),
+        ),
+        (
+            "multi-line literal join command with an unsupported flag",
+            format!(
+                "{WORKER}[kubeadm.secrets]\njoin_command = '''\nkubeadm join 10.0.0.5:6443 --token {TOKEN}\n  --discovery-token-ca-cert-hash {HASH} --certificate-key={KEY} --bogus\n'''\n"
+            ),
+        ),
+        (
+            "secrets given as a string",
+            format!("{HEAD}[kubeadm]\nsecrets = \"{TOKEN}\"\n"),
+        ),
+        (
+            "a token at the wrong level",
+            format!("{HEAD}[kubeadm]\ntoken = \"{TOKEN}\"\n"),
+        ),
+        (
+            "a certificate key in a misspelled table",
+            format!("{HEAD}[kubeadm.secret]\ncertificate_key = \"{KEY}\"\n"),
+        ),
+        (
+            "a token with a stray character, on a line with a syntax error",
+            format!("{HEAD}[kubeadm.secrets]\ntoken = \"{TOKEN}\" certificate_key = \"{KEY}\"\n"),
+        ),
+        (
+            "a one-line join command without the CA hash",
+            format!(
+                "{WORKER}[kubeadm.secrets]\njoin_command = \"kubeadm join 10.0.0.5:6443 --token {TOKEN}\"\n"
+            ),
+        ),
+        (
+            "an unusual secret value on an invalid line",
+            format!("{HEAD}[kubeadm.secrets]\ncertificate_key = \"hunter2-not-hex-at-all\"\n"),
+        ),
+    ]
+}
+
+fn assert_hidden(case: &str, text: &str) {
+    for secret in [TOKEN, TOKEN_SECRET, KEY, KEY_PART, "hunter2"] {
+        assert!(
+            !text.contains(secret),
+            "{case}: `{secret}` shown in:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn profile_errors_never_show_a_secret() {
+    let sb = Sandbox::new();
+    for (case, text) in secret_cases() {
+        let profile = sb.profile("p.toml", &text);
+        let path = profile.to_str().unwrap();
+        for args in [
+            vec!["profile", "validate", path],
+            vec!["--output", "json", "plan", "--profile", path],
+            vec!["-vvv", "apply", "--profile", path],
+        ] {
+            let out = sb.run_with_env(&args, &[("RUST_LOG", "trace")]);
+            assert_eq!(
+                out.code, 1,
+                "{case}: {args:?}\n{}{}",
+                out.stdout, out.stderr
+            );
+            let all = format!("{}{}", out.stdout, out.stderr);
+            assert!(all.contains("p.toml:"), "{case}: not located:\n{all}");
+            assert_hidden(case, &all);
+        }
+    }
+}
+
+#[test]
+fn redacted_snippets_still_point_at_the_problem() {
+    let sb = Sandbox::new();
+    let text =
+        format!("{HEAD}[kubeadm]\nsecrets.token = \"{TOKEN}\"\ndiscovery.attempts = \"x\"\n");
+    let profile = sb.profile("p.toml", &text);
+    let out = sb.run(&["profile", "validate", profile.to_str().unwrap()]);
+    assert!(
+        out.stderr
+            .contains("p.toml:9:22: kubeadm.discovery.attempts: wrong type"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("9 | discovery.attempts = \"x\"\n  |                      ^^^"),
+        "{}",
+        out.stderr
+    );
+    // An unknown key in a secrets table may be a misspelled secret: its value is hidden.
+    let text = format!("{HEAD}[kubeadm.secrets]\ntokne = \"{TOKEN}\"\n");
+    let out = sb.run(&[
+        "profile",
+        "validate",
+        sb.profile("p.toml", &text).to_str().unwrap(),
+    ]);
+    assert!(out.stderr.contains("8 | tokne = *"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("did you mean `token`?"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn log_lines_are_plain_off_a_terminal() {
+    let sb = Sandbox::new();
+    let profile = sb.profile("p.toml", common::MASTER_PROFILE);
+    let out = sb.run(&["-vv", "plan", "--profile", profile.to_str().unwrap()]);
+    assert!(out.stderr.contains("DEBUG"), "no log line:\n{}", out.stderr);
+    assert!(
+        !out.stderr.contains('\x1b'),
+        "ANSI escape in:\n{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_sysctl_written_with_slashes_is_one_parameter_and_converges() {
+    let sb = Sandbox::new();
+    let text = format!(
+        "{}\n[sysctl]\n\"net/ipv4/ip_forward\" = 0\n\"/vm/max_map_count\" = 262144\n",
+        common::MASTER_PROFILE
+    );
+    sb.write("/proc/sys/vm/max_map_count", "65530\n");
+    let profile = sb.profile("p.toml", &text);
+    let path = profile.to_str().unwrap();
+    let out = sb.run(&["apply", "--profile", path]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let ours = sb.read("/etc/sysctl.d/99-bootstrap.conf");
+    assert_eq!(ours.matches("ip_forward").count(), 1, "{ours}");
+    assert!(ours.contains("net.ipv4.ip_forward = 0\n"), "{ours}");
+    assert!(ours.contains("vm.max_map_count = 262144\n"), "{ours}");
+    assert_eq!(sb.read("/proc/sys/net/ipv4/ip_forward").trim(), "0");
+    for _ in 0..2 {
+        let again = sb.run(&["apply", "--profile", path]);
+        assert!(again.stdout.contains("changed=0"), "{}", again.stdout);
+    }
+}
+
+#[test]
+fn two_spellings_of_one_sysctl_are_a_located_error() {
+    let sb = Sandbox::new();
+    let cases = [
+        (
+            "\"net/ipv4/ip_forward\" = 0\nnet.ipv4.ip_forward = 1\n",
+            "net.ipv4.ip_forward",
+        ),
+        (
+            "\"net.ipv4.ip_forward\" = 0\nnet.ipv4.ip_forward = 1\n",
+            "net.ipv4.ip_forward",
+        ),
+        (
+            "net.ipv4.ip_forward = 1\n\"/net/ipv4/ip_forward\" = 1\n",
+            "/net/ipv4/ip_forward",
+        ),
+        (
+            "\"net.ipv4.conf.eth0/100.forwarding\" = 1\n\"net/ipv4/conf/eth0.100/forwarding\" = 1\n",
+            "\"net/ipv4/conf/eth0.100/forwarding\"",
+        ),
+    ];
+    let before = sb.snapshot();
+    for (sysctl, key) in cases {
+        let text = format!("{}\n[sysctl]\n{sysctl}", common::MASTER_PROFILE);
+        let profile = sb.profile("p.toml", &text);
+        let out = sb.run(&["apply", "--profile", profile.to_str().unwrap()]);
+        assert_eq!(out.code, 1, "{sysctl}: {}", out.stderr);
+        let want = "p.toml:15:";
+        assert!(
+            out.stderr.contains(&format!(": sysctl.{key}: ")),
+            "{sysctl}: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains(want),
+            "{sysctl}: no {want:?} in\n{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("set twice"), "{}", out.stderr);
+        sb.assert_unchanged(&before, sysctl);
+    }
+}
+
+#[test]
+fn a_non_utf8_byte_in_a_foreign_sysctl_file_does_not_block_the_step() {
+    let sb = Sandbox::new();
+    let foreign = b"# vendor \xff tuning\nnet.ipv4.ip_forward = 0\n";
+    std::fs::create_dir_all(sb.path("/etc/sysctl.d")).unwrap();
+    std::fs::write(sb.path("/etc/sysctl.d/99-zz-vendor.conf"), foreign).unwrap();
+    let profile = sb.profile("p.toml", common::MASTER_PROFILE);
+    let out = sb.json("plan", &profile, &["--only", "sysctl"]);
+    assert_eq!(out.status("sysctl"), "pending", "{}", out.stdout);
+    let notes = out.notes("info");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("99-zz-vendor.conf is not valid UTF-8")),
+        "{notes:?}"
+    );
+    let warnings = out.notes("warning");
+    assert!(
+        warnings
+            .iter()
+            .any(|n| n.contains("99-zz-vendor.conf line 2 sets net.ipv4.ip_forward = 0")),
+        "{warnings:?}"
+    );
+    assert_eq!(
+        std::fs::read(sb.path("/etc/sysctl.d/99-zz-vendor.conf")).unwrap(),
+        foreign
+    );
+}
