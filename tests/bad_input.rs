@@ -435,27 +435,33 @@ fn cases() -> Vec<(&'static str, String, &'static str, Vec<&'static str>)> {
         ),
         (
             "several control planes without an endpoint",
-            with(&format!("{K8S}[kubeadm]\ncontrol_planes = 3\n")),
-            "8:18: kubeadm.control_planes",
+            with(&format!(
+                "{K8S}[kubeadm]\nmode = \"init\"\ncontrol_planes = 3\n[kubeadm.secrets]\nbundle = \"/etc/bootstrap/cluster\"\n"
+            )),
+            "9:18: kubeadm.control_planes",
             vec![
-                "p.toml:8:18: kubeadm.control_planes: 3 control planes are declared, but there is no control_plane_endpoint",
+                "p.toml:9:18: kubeadm.control_planes: 3 control planes are declared, but there is no control_plane_endpoint",
                 "expected: control_plane_endpoint = a DNS name or virtual IP",
             ],
         ),
         (
             "pod and service subnets overlap",
-            with(&format!("{K8S}[kubeadm]\npod_subnet = \"10.96.0.0/16\"\n")),
-            "8:14: kubeadm.pod_subnet",
+            with(&format!(
+                "{K8S}[kubeadm]\nmode = \"init\"\npod_subnet = \"10.96.0.0/16\"\n"
+            )),
+            "9:14: kubeadm.pod_subnet",
             vec![
-                "p.toml:8:14: kubeadm.pod_subnet: pod_subnet 10.96.0.0/16 and service_subnet 10.96.0.0/12 overlap",
+                "p.toml:9:14: kubeadm.pod_subnet: pod_subnet 10.96.0.0/16 and service_subnet 10.96.0.0/12 overlap",
             ],
         ),
         (
             "invalid pod subnet",
-            with(&format!("{K8S}[kubeadm]\npod_subnet = \"10.244.0.0/33\"\n")),
-            "8:14: kubeadm.pod_subnet",
+            with(&format!(
+                "{K8S}[kubeadm]\nmode = \"init\"\npod_subnet = \"10.244.0.0/33\"\n"
+            )),
+            "9:14: kubeadm.pod_subnet",
             vec![
-                "p.toml:8:14: kubeadm.pod_subnet: invalid CIDR `10.244.0.0/33`",
+                "p.toml:9:14: kubeadm.pod_subnet: invalid CIDR `10.244.0.0/33`",
                 "expected: a prefix length of at most 32",
             ],
         ),
@@ -526,9 +532,9 @@ fn cases() -> Vec<(&'static str, String, &'static str, Vec<&'static str>)> {
         (
             "kube-vip address is not the endpoint",
             with(&format!(
-                "{K8S}[kubeadm]\ncontrol_plane_endpoint = \"10.0.0.100\"\n[kubeadm.kube_vip]\naddress = \"10.0.0.99\"\ninterface = \"eth1\"\n"
+                "{K8S}[kubeadm]\nmode = \"init\"\ncontrol_plane_endpoint = \"10.0.0.100\"\n[kubeadm.kube_vip]\naddress = \"10.0.0.99\"\ninterface = \"eth1\"\n"
             )),
-            "10:11: kubeadm.kube_vip.address",
+            "11:11: kubeadm.kube_vip.address",
             vec![
                 "kubeadm.kube_vip.address: kube-vip holds 10.0.0.99, but control_plane_endpoint is not that address",
             ],
@@ -536,9 +542,9 @@ fn cases() -> Vec<(&'static str, String, &'static str, Vec<&'static str>)> {
         (
             "kubeadm key typo",
             with(&format!(
-                "{K8S}[kubeadm]\npod_subnett = \"10.244.0.0/16\"\n"
+                "{K8S}[kubeadm]\nmode = \"init\"\npod_subnett = \"10.244.0.0/16\"\n"
             )),
-            "8:1: kubeadm.pod_subnett",
+            "9:1: kubeadm.pod_subnett",
             vec!["unknown key `pod_subnett`", "did you mean `pod_subnet`?"],
         ),
         (

@@ -29,7 +29,7 @@ const SUBCOMMANDS: [&[&str]; 15] = [
 fn rendered_profile(sb: &Sandbox) -> std::path::PathBuf {
     sb.profile(
         "render.toml",
-        "[node]\nname = \"master\"\nrole = \"control-plane\"\naddress = \"192.168.56.10\"\n[kubernetes]\nversion = \"1.35.2\"\n[kubeadm]\n[kubeadm.secrets]\ntoken = \"abcdef.0123456789abcdef\"\n",
+        "[node]\nname = \"master\"\nrole = \"control-plane\"\naddress = \"192.168.56.10\"\n[kubernetes]\nversion = \"1.35.2\"\n[kubeadm]\nmode = \"init\"\n[kubeadm.secrets]\ntoken = \"abcdef.0123456789abcdef\"\n",
     )
 }
 

@@ -245,6 +245,7 @@ address = "192.168.56.10"
 version = "1.35.2"
 
 [kubeadm]
+mode = "init"
 schedule_workloads = true
 kubeconfig_user = "vagrant"
 
@@ -541,7 +542,7 @@ fn classic_flow_stores_a_join_command_that_a_worker_profile_takes() {
     let master = Node::new(cluster.path());
     let profile = master.sb.profile(
         "m.toml",
-        "[node]\nname = \"master\"\nrole = \"control-plane\"\naddress = \"192.168.33.13\"\n[kubernetes]\nversion = \"1.35.2\"\n[kubeadm]\n",
+        "[node]\nname = \"master\"\nrole = \"control-plane\"\naddress = \"192.168.33.13\"\n[kubernetes]\nversion = \"1.35.2\"\n[kubeadm]\nmode = \"init\"\n",
     );
     let out = master.apply(&profile, &[]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
@@ -810,14 +811,14 @@ fn golden_cases() -> Vec<(&'static str, String)> {
         (
             "init-v1beta4.yaml",
             format!(
-                "{}[kubernetes]\nversion = \"1.35.2\"\n[kubeadm]\ncontrol_plane_endpoint = \"k8s.example.internal\"\ncert_sans = [\"10.0.0.100\"]\nkube_proxy_mode = \"nftables\"\n[kubeadm.extra_args]\nkubelet = {{ \"max-pods\" = \"110\" }}\napi_server = {{ \"audit-log-maxage\" = \"30\" }}\netcd = {{ \"quota-backend-bytes\" = \"8589934592\" }}\n{secrets}",
+                "{}[kubernetes]\nversion = \"1.35.2\"\n[kubeadm]\nmode = \"init\"\ncontrol_plane_endpoint = \"k8s.example.internal\"\ncert_sans = [\"10.0.0.100\"]\nkube_proxy_mode = \"nftables\"\n[kubeadm.extra_args]\nkubelet = {{ \"max-pods\" = \"110\" }}\napi_server = {{ \"audit-log-maxage\" = \"30\" }}\netcd = {{ \"quota-backend-bytes\" = \"8589934592\" }}\n{secrets}",
                 node("master", "control-plane", "192.168.33.13")
             ),
         ),
         (
             "init-v1beta3.yaml",
             format!(
-                "{}[kubernetes]\nversion = \"1.30.5\"\ncgroup_driver = \"cgroupfs\"\n[swap]\npolicy = \"keep\"\n[kubeadm]\nschedule_workloads = true\n[kubeadm.extra_args]\nkubelet = {{ \"max-pods\" = \"110\" }}\napi_server = {{ \"audit-log-maxage\" = \"30\" }}\n",
+                "{}[kubernetes]\nversion = \"1.30.5\"\ncgroup_driver = \"cgroupfs\"\n[swap]\npolicy = \"keep\"\n[kubeadm]\nmode = \"init\"\nschedule_workloads = true\n[kubeadm.extra_args]\nkubelet = {{ \"max-pods\" = \"110\" }}\napi_server = {{ \"audit-log-maxage\" = \"30\" }}\n",
                 node("master", "control-plane", "192.168.33.13")
             ),
         ),
@@ -1154,5 +1155,67 @@ fn the_diff_against_an_earlier_config_shows_no_old_secret() {
         plan.stdout.contains("- token: <redacted>"),
         "{}",
         plan.stdout
+    );
+}
+
+/// Profiles that would break a real cluster are refused with a located error and the fix:
+/// a control plane that does not say whether it inits (a shared profile would make every
+/// control plane init its own cluster), a CRI socket containerd does not listen on, an
+/// init of an HA cluster with no certificate key, kube-vip values that would add keys to
+/// its static pod.
+#[test]
+fn profiles_that_would_break_a_cluster_are_refused_with_the_fix() {
+    let sb = Sandbox::new();
+    let cp = "[node]\nname = \"cp-1\"\nrole = \"control-plane\"\naddress = \"192.168.33.21\"\n[kubernetes]\nversion = \"1.35.2\"\n";
+    for (text, located, words) in [
+        (
+            format!("{cp}[kubeadm]\ncontrol_plane_endpoint = \"192.168.33.100:6443\"\n"),
+            "p.toml:7:1: kubeadm: kubeadm.mode is not set on a control plane",
+            vec!["mode = \"init\" on exactly one control plane", "help: "],
+        ),
+        (
+            format!(
+                "{cp}[containerd]\nsocket = \"/run/k8s/containerd.sock\"\n[kubeadm]\nmode = \"init\"\ncri_socket = \"unix:///var/run/containerd/containerd.sock\"\n"
+            ),
+            "p.toml:11:14: kubeadm.cri_socket: cri_socket `unix:///var/run/containerd/containerd.sock` is not the socket containerd listens on (containerd.socket = `/run/k8s/containerd.sock`)",
+            vec!["expected: unix:///run/k8s/containerd.sock", "help: "],
+        ),
+        (
+            format!(
+                "{cp}[kubeadm]\nmode = \"init\"\ncontrol_planes = 3\ncontrol_plane_endpoint = \"192.168.33.100:6443\"\n[kubeadm.secrets]\ntoken = \"abcdef.0123456789abcdef\"\n"
+            ),
+            "kubeadm.secrets: the first of 3 control planes has no certificate key",
+            vec!["secrets.bundle", "help: "],
+        ),
+        (
+            format!(
+                "{cp}[kubeadm]\nmode = \"init\"\ncontrol_plane_endpoint = \"192.168.33.100:6443\"\n[kubeadm.kube_vip]\naddress = \"192.168.33.100\"\ninterface = \"eth1\\nprivileged: true\"\nimage = \"ghcr.io/kube-vip/kube-vip:v1\\n    securityContext: {{privileged: true}}\"\n"
+            ),
+            "kubeadm.kube_vip.interface: invalid interface name `eth1\\nprivileged: true`",
+            vec!["kubeadm.kube_vip.image: invalid image reference", "help: "],
+        ),
+    ] {
+        let profile = sb.profile("p.toml", &text);
+        let out = sb.run(&["profile", "validate", profile.to_str().unwrap()]);
+        assert_eq!(out.code, 1, "{text}\n{}", out.stderr);
+        assert!(out.stderr.contains(located), "{located}\n{}", out.stderr);
+        for w in words {
+            assert!(out.stderr.contains(w), "{w}\n{}", out.stderr);
+        }
+    }
+    // With the socket set once, in containerd.socket, kubeadm gets that socket.
+    let profile = sb.profile(
+        "p.toml",
+        &format!(
+            "{cp}[containerd]\nsocket = \"/run/k8s/containerd.sock\"\n[kubeadm]\nmode = \"init\"\n"
+        ),
+    );
+    let out = sb.run(&["render", "kubeadm", "--profile", profile.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("criSocket: unix:///run/k8s/containerd.sock\n"),
+        "{}",
+        out.stdout
     );
 }

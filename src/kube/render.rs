@@ -142,7 +142,7 @@ impl Inputs<'_> {
         let control_plane = self.profile.node.role == Role::ControlPlane;
         NodeRegistration {
             name: self.profile.node.name.clone(),
-            cri_socket: self.kubeadm.cri_socket.clone(),
+            cri_socket: Kubeadm::cri_socket_for(&self.profile.containerd.socket),
             taints: (control_plane && self.kubeadm.schedule_workloads).then(Vec::new),
             kubelet_extra_args: args(self.version(), &kubelet),
             ignore_preflight_errors: self.kubeadm.ignore_preflight_errors.clone(),
@@ -286,7 +286,7 @@ impl Inputs<'_> {
 
     /// The documents for this node's mode.
     pub fn documents(&self) -> Result<Vec<Document>, RenderError> {
-        match self.kubeadm.mode(self.profile.node.role) {
+        match self.kubeadm.mode() {
             Mode::Init => Ok(self.init_documents()),
             Mode::Join => self.join_documents(),
         }

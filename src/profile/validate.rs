@@ -82,7 +82,7 @@ fn check_node(profile: &Profile, out: &mut Vec<Diagnostic>) {
         );
     }
     if let AddressSource::Interface(iface) = &profile.node.address
-        && (iface.is_empty() || iface.len() > 15 || iface.contains(['/', ' ', '\t', ':']))
+        && !interface_name_ok(iface)
     {
         out.push(
             Diagnostic::at(
@@ -93,6 +93,19 @@ fn check_node(profile: &Profile, out: &mut Vec<Diagnostic>) {
             .help("list interfaces with `ip -br link`"),
         );
     }
+}
+
+/// A Linux interface name as the kernel accepts it (net/core/dev.c `dev_valid_name`):
+/// 1-15 bytes, not `.` or `..`, no `/`, `:` or whitespace; control characters and
+/// non-ASCII bytes are refused too, so a name can never carry a newline into a file.
+pub fn interface_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 15
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'/' && b != b':')
 }
 
 fn check_hosts(profile: &Profile, out: &mut Vec<Diagnostic>) {

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::node::Role;
 use super::values::{Cidr, Ip};
 use crate::kube::secrets::{CaHash, CertificateKey, Token};
 
@@ -22,8 +21,6 @@ pub const DEFAULT_SERVICE_SUBNET: Cidr = Cidr {
     address: IpAddr::V4(Ipv4Addr::new(10, 96, 0, 0)),
     prefix: 12,
 };
-/// containerd's CRI socket.
-pub const DEFAULT_CRI_SOCKET: &str = "unix:///var/run/containerd/containerd.sock";
 /// The API server port kubeadm binds by default.
 pub const DEFAULT_BIND_PORT: u16 = 6443;
 /// The kube-vip image pinned by default (REFERENCE §9).
@@ -69,7 +66,8 @@ pub enum Mode {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Kubeadm {
-    /// `init` or `join`; default: init on a control plane, join on a worker.
+    /// `init` or `join`. Required on a control plane (exactly one control plane of a
+    /// cluster inits, so a profile must say which); default `join` on a worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
     /// The stable API address (DNS name or VIP, optional port). Required for join and when
@@ -94,9 +92,10 @@ pub struct Kubeadm {
     /// Extra names and addresses in the API server certificate (init only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cert_sans: Vec<String>,
-    /// The container runtime's CRI socket.
-    #[serde(default = "default_cri_socket")]
-    pub cri_socket: String,
+    /// The CRI socket kubeadm and the kubelet use. Default and only accepted value: the one
+    /// containerd listens on, `unix://` + `containerd.socket` (one source of truth).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cri_socket: Option<String>,
     /// Let workloads run on this control plane (no control-plane taint).
     #[serde(default)]
     pub schedule_workloads: bool,
@@ -140,9 +139,6 @@ fn one() -> u32 {
 }
 fn default_bind_port() -> u16 {
     DEFAULT_BIND_PORT
-}
-fn default_cri_socket() -> String {
-    DEFAULT_CRI_SOCKET.to_string()
 }
 fn default_token_ttl() -> Span {
     Span(Duration::from_secs(24 * 3600))
@@ -292,12 +288,15 @@ fn default_kube_vip_image() -> String {
 }
 
 impl Kubeadm {
-    /// What kubeadm does on a node with `role`.
-    pub fn mode(&self, role: Role) -> Mode {
-        self.mode.unwrap_or(match role {
-            Role::ControlPlane => Mode::Init,
-            Role::Worker => Mode::Join,
-        })
+    /// What kubeadm does on this node. A control plane without `mode` is refused by
+    /// [`validate`]; it is taken as `join` here, which never creates a second cluster.
+    pub fn mode(&self) -> Mode {
+        self.mode.unwrap_or(Mode::Join)
+    }
+
+    /// The CRI socket URL for `containerd_socket` (containerd.socket), as kubeadm wants it.
+    pub fn cri_socket_for(containerd_socket: &str) -> String {
+        format!("unix://{containerd_socket}")
     }
 
     /// The pod network, defaulted.

@@ -7,7 +7,7 @@ use super::super::Profile;
 use super::super::diagnostic::Diagnostic;
 use super::super::locate::{Seg, keys};
 use super::super::node::Role;
-use super::super::validate::rfc1123_problem;
+use super::super::validate::{interface_name_ok, rfc1123_problem};
 use super::{Kubeadm, Mode};
 
 fn at(path: &[&str]) -> Vec<Seg> {
@@ -20,7 +20,14 @@ fn at(path: &[&str]) -> Vec<Seg> {
 pub fn validate(profile: &Profile, out: &mut Vec<Diagnostic>) {
     let Some(k) = &profile.kubeadm else { return };
     let role = profile.node.role;
-    let mode = k.mode(role);
+    // A control plane without `mode` is reported below; the other checks then read it as
+    // the init it would have been before `mode` was required, so no second complaint
+    // follows from the same omission.
+    let mode = match (k.mode, role) {
+        (Some(mode), _) => mode,
+        (None, Role::ControlPlane) => Mode::Init,
+        (None, Role::Worker) => Mode::Join,
+    };
     if profile.kubernetes.is_none() {
         out.push(
             Diagnostic::at(
@@ -31,6 +38,14 @@ pub fn validate(profile: &Profile, out: &mut Vec<Diagnostic>) {
             .help("add [kubernetes] with version = \"1.35.2\" (the release kubeadm deploys)"),
         );
     }
+    if role == Role::ControlPlane && k.mode.is_none() {
+        out.push(
+            Diagnostic::at(keys(&["kubeadm"]), "kubeadm.mode is not set on a control plane")
+                .expected("mode = \"init\" on exactly one control plane (the cluster's first), mode = \"join\" on every other")
+                .help("a profile used on several control planes would otherwise make each of them run `kubeadm init` and build its own cluster; add mode = \"init\" to the first control plane's profile only"),
+        );
+    }
+    check_cri_socket(profile, k, out);
     if role == Role::Worker {
         if mode == Mode::Init {
             out.push(
@@ -152,6 +167,30 @@ pub fn validate(profile: &Profile, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// `cri_socket`, when given, must name the socket containerd listens on.
+fn check_cri_socket(profile: &Profile, k: &Kubeadm, out: &mut Vec<Diagnostic>) {
+    let Some(given) = &k.cri_socket else { return };
+    let containerd = &profile.containerd.socket;
+    // /var/run is a link to /run on every distribution kubeadm supports.
+    let canonical = |s: &str| {
+        let path = s.strip_prefix("unix://").unwrap_or(s);
+        path.strip_prefix("/var")
+            .filter(|p| p.starts_with("/run/"))
+            .unwrap_or(path)
+            .to_string()
+    };
+    if canonical(given) != canonical(containerd) {
+        out.push(
+            Diagnostic::at(
+                at(&["cri_socket"]),
+                format!("cri_socket `{given}` is not the socket containerd listens on (containerd.socket = `{containerd}`)"),
+            )
+            .expected(format!("{} (or no cri_socket: it follows containerd.socket)", Kubeadm::cri_socket_for(containerd)))
+            .help("the kubelet and kubeadm must talk to the socket containerd serves; set the socket once, in containerd.socket"),
+        );
+    }
+}
+
 fn validate_secrets(k: &Kubeadm, role: Role, mode: Mode, out: &mut Vec<Diagnostic>) {
     let s = &k.secrets;
     if s.bundle.is_some() && (s.has_values() || s.join_command.is_some()) {
@@ -222,6 +261,17 @@ fn validate_secrets(k: &Kubeadm, role: Role, mode: Mode, out: &mut Vec<Diagnosti
                     .expected("secrets.certificate_key (the key the first control plane uploaded its certificates with)"),
             );
         }
+    }
+    if mode == Mode::Init
+        && k.control_planes > 1
+        && s.bundle.is_none()
+        && s.certificate_key.is_none()
+    {
+        out.push(
+            Diagnostic::at(at(&["secrets"]), format!("the first of {} control planes has no certificate key to upload the control-plane certificates with", k.control_planes))
+                .expected("secrets.bundle (from `bootstrap secrets generate`), or secrets.certificate_key")
+                .help("without it kubeadm makes a random key the other control planes never learn, so they can never join"),
+        );
     }
     if let Some(command) = &s.join_command
         && role == Role::ControlPlane
@@ -324,17 +374,140 @@ fn validate_addons(k: &Kubeadm, out: &mut Vec<Diagnostic>) {
                 .help("every node reaches the API through the VIP kube-vip announces"),
             );
         }
-        if vip.interface.is_empty()
-            || vip.interface.len() > 15
-            || vip.interface.contains(['/', ' ', ':'])
-        {
+        if !interface_name_ok(&vip.interface) {
             out.push(
                 Diagnostic::at(
                     at(&["kube_vip", "interface"]),
-                    format!("invalid interface name `{}`", vip.interface),
+                    format!("invalid interface name `{}`", vip.interface.escape_debug()),
                 )
-                .expected("a network interface name such as eth1"),
+                .expected("a network interface name of 1-15 characters without `/`, `:`, spaces or control characters, such as eth1")
+                .help("list interfaces with `ip -br link`"),
             );
+        }
+        if let Some(problem) = image_reference_problem(&vip.image) {
+            out.push(
+                Diagnostic::at(
+                    at(&["kube_vip", "image"]),
+                    format!("invalid image reference `{}`: {problem}", vip.image.escape_debug()),
+                )
+                .expected("REGISTRY/PATH:TAG or REGISTRY/PATH@sha256:DIGEST, such as ghcr.io/kube-vip/kube-vip:v1.2.3")
+                .help("remove the key to use the pinned default image"),
+            );
+        }
+    }
+}
+
+/// What is wrong with an image reference, by the grammar of distribution/reference
+/// (github.com/distribution/reference, `reference.go`): `[domain[:port]/]path[:tag][@digest]`,
+/// path components lowercase `[a-z0-9]+` joined by `.`, `_`, `__` or dashes, a tag
+/// `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`, a digest `algorithm:hex` (32+ hex characters).
+pub fn image_reference_problem(image: &str) -> Option<&'static str> {
+    if image.is_empty() || image.len() > 255 {
+        return Some("empty or longer than 255 characters");
+    }
+    let (rest, digest) = match image.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (image, None),
+    };
+    if let Some(d) = digest {
+        let ok = d.split_once(':').is_some_and(|(alg, hex)| {
+            !alg.is_empty()
+                && alg
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b))
+                && hex.len() >= 32
+                && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        });
+        if !ok {
+            return Some("the digest is not ALGORITHM:HEX");
+        }
+    }
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[last_slash..].rfind(':') {
+        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+        None => (rest, None),
+    };
+    if let Some(t) = tag {
+        let ok = !t.is_empty()
+            && t.len() <= 128
+            && t.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if !ok {
+            return Some("the tag may hold only letters, digits, `_`, `.` and `-`");
+        }
+    }
+    let mut parts: Vec<&str> = name.split('/').collect();
+    let first = parts[0];
+    let is_domain = parts.len() > 1
+        && (first.contains(['.', ':'])
+            || first == "localhost"
+            || first.bytes().any(|b| b.is_ascii_uppercase()));
+    if is_domain {
+        let (host, port) = first
+            .split_once(':')
+            .map_or((first, None), |(h, p)| (h, Some(p)));
+        let host_ok = !host.is_empty()
+            && host.split('.').all(|l| {
+                !l.is_empty()
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            });
+        if !host_ok || port.is_some_and(|p| p.parse::<u16>().is_err()) {
+            return Some("the registry is not a host name with an optional port");
+        }
+        parts.remove(0);
+    }
+    let component_ok = |c: &str| {
+        !c.is_empty()
+            && c.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && c.bytes()
+                .last()
+                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && c.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+            && !c.contains("..")
+            && !c.contains("___")
+    };
+    if parts.iter().all(|c| component_ok(c)) {
+        None
+    } else {
+        Some(
+            "the repository path may hold only lowercase letters, digits and `.`, `_`, `-` between them",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_references() {
+        for ok in [
+            "ghcr.io/kube-vip/kube-vip:v1.2.3",
+            "kube-vip/kube-vip",
+            "localhost:5000/kube-vip:v1",
+            "registry.example.com/a/b@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ] {
+            assert_eq!(image_reference_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "",
+            "x\n    securityContext:\n      privileged: true",
+            "ghcr.io/Kube-Vip/kube-vip:v1",
+            "ghcr.io/kube-vip/kube-vip:v1 --privileged",
+            "ghcr.io/kube-vip/kube-vip:",
+            "ghcr.io/kube-vip/kube-vip@sha256:xyz",
+            "a//b",
+            "\"quoted\"",
+        ] {
+            assert!(image_reference_problem(bad).is_some(), "{bad:?}");
         }
     }
 }

@@ -127,7 +127,7 @@ pub fn render(ctx: &Context) -> Result<Option<Rendered>, StepError> {
         return Ok(None);
     };
     let secrets = JoinSecrets::resolve(ctx.host, kubeadm).map_err(blocked)?;
-    let mode = kubeadm.mode(ctx.profile.node.role);
+    let mode = kubeadm.mode();
     let inputs = Inputs {
         profile: ctx.profile,
         kubernetes,

@@ -9,7 +9,7 @@ impl KubeadmStep {
         let step = self.name();
         let (kubeadm, kubernetes) =
             sections(ctx)?.ok_or_else(|| blocked("no [kubeadm] section"))?;
-        let mode = kubeadm.mode(ctx.profile.node.role);
+        let mode = kubeadm.mode();
         match task {
             Task::Write(change) => Ok(change.apply(host, step)?),
             Task::Init(command) => {
