@@ -67,6 +67,17 @@ fn environment(cli: &Cli) -> Environment {
     }
 }
 
+/// The host for `--root`. With a sandbox root (never `/`), `BOOTSTRAP_TEST_ENOSPC` makes it
+/// simulate a full disk, for the tests of what a failed write leaves behind.
+fn host(cli: &Cli) -> Host {
+    let disk = std::env::var(crate::host::ENOSPC_VAR)
+        .ok()
+        .filter(|_| cli.root != Path::new("/"))
+        .and_then(|spec| crate::host::Disk::parse(&spec))
+        .unwrap_or_default();
+    Host::with_disk(cli.root.clone(), disk)
+}
+
 fn load_profile(cli: &Cli, path: &Path) -> Result<Profile, i32> {
     Profile::load(path).map_err(|e| fail(cli, &e.to_string()))
 }
@@ -94,7 +105,7 @@ fn run_steps(cli: &Cli, args: &RunArgs, mode: Mode, lock_wait: Duration) -> i32 
             &format!("--root {} is not a directory", cli.root.display()),
         );
     }
-    let host = Host::new(cli.root.clone());
+    let host = host(cli);
     let _lock = if mode == Mode::Apply {
         if let Err(e) = host.require_privileges() {
             return fail(cli, &e.to_string());
@@ -152,7 +163,7 @@ fn render_command(cli: &Cli, cmd: &RenderCmd) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let host = Host::new(cli.root.clone());
+    let host = host(cli);
     with_context(
         cli,
         &host,

@@ -1,15 +1,25 @@
 //! Root-relative files: reads, and atomic writes with a one-time backup and a journal line.
+//! Every node path resolves inside `--root` (see [`super::resolve`]).
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use super::journal::{self, Record};
+use super::atomic::{self, NewFile};
+use super::journal::Record;
+use super::resolve;
 use super::{Host, HostError};
 
 /// The directory, on the node, where the agent keeps its state (backups, journal).
 pub const STATE_DIR: &str = "/var/lib/bootstrap";
+
+/// The mode of a directory the agent creates for a file it writes.
+pub const DIR_MODE: u32 = 0o755;
+
+/// The mode of a directory holding the agent's own state (backups, journal): root only.
+pub const PRIVATE_DIR_MODE: u32 = 0o700;
 
 /// The permission bits a written file gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +30,10 @@ pub enum Mode {
     Exact(u32),
 }
 
-fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> HostError + 'a {
+pub(super) fn io_err<'a>(
+    op: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> HostError + 'a {
     move |source| HostError::Io {
         op,
         path: path.display().to_string(),
@@ -28,14 +41,29 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
     }
 }
 
-fn relative(node_path: &str) -> &str {
-    node_path.trim_start_matches('/')
+/// The parent directory and last name of a resolved path.
+pub(super) fn split(path: &Path) -> (&Path, &OsStr) {
+    (
+        path.parent().unwrap_or(Path::new("/")),
+        path.file_name().unwrap_or(OsStr::new(".")),
+    )
+}
+
+/// Opens a resolved directory as a descriptor for the `*at` calls.
+pub(super) fn open_dir(dir: &Path) -> Result<std::os::fd::OwnedFd, HostError> {
+    atomic::open_dir(dir).map_err(|e| io_err("cannot open directory", dir)(e.into()))
 }
 
 impl Host {
-    /// The real path of a node path such as `/etc/hosts`, under `--root`.
+    /// The real path of a node path such as `/etc/hosts`: resolved inside `--root` the way
+    /// `chroot` would (no `..` above the root, symlinks followed relative to the root).
     pub fn path(&self, node_path: &str) -> PathBuf {
-        self.root.join(relative(node_path))
+        resolve::in_root(&self.root, node_path, true)
+    }
+
+    /// The real path of a node path whose last component is not followed if it is a link.
+    pub(super) fn path_nofollow(&self, node_path: &str) -> PathBuf {
+        resolve::in_root(&self.root, node_path, false)
     }
 
     /// Reads a file as bytes; `None` when it does not exist.
@@ -63,7 +91,7 @@ impl Host {
 
     /// Whether the node path exists (a dangling symlink counts as existing).
     pub fn exists(&self, node_path: &str) -> bool {
-        fs::symlink_metadata(self.path(node_path)).is_ok()
+        fs::symlink_metadata(self.path_nofollow(node_path)).is_ok()
     }
 
     /// Whether the node path is a directory.
@@ -73,7 +101,7 @@ impl Host {
 
     /// The target of a symlink, if the node path is one.
     pub fn read_link(&self, node_path: &str) -> Option<PathBuf> {
-        fs::read_link(self.path(node_path)).ok()
+        fs::read_link(self.path_nofollow(node_path)).ok()
     }
 
     /// The entry names of a directory, sorted; empty when it does not exist.
@@ -92,59 +120,38 @@ impl Host {
         Ok(names)
     }
 
-    /// The file a write to `node_path` lands in: a symlink is followed (inside the root).
-    fn write_target(&self, node_path: &str) -> PathBuf {
-        let path = self.path(node_path);
-        match fs::read_link(&path) {
-            Ok(target) if target.is_absolute() => self.path(&target.to_string_lossy()),
-            Ok(target) => path.parent().unwrap_or(&self.root).join(target),
-            Err(_) => path,
+    /// Creates the resolved directory `dir` and its missing parents, each with exactly
+    /// `mode` (the umask plays no part). Existing directories are left as they are.
+    pub(super) fn make_dirs(&self, dir: &Path, mode: u32) -> Result<(), HostError> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        if let Some(parent) = dir.parent() {
+            self.make_dirs(parent, mode)?;
+        }
+        match fs::DirBuilder::new().mode(mode).create(dir) {
+            Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(mode))
+                .map_err(io_err("cannot set mode of", dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+            Err(e) => Err(io_err("cannot create", dir)(e)),
         }
     }
 
-    fn state_path(&self, sub: &str) -> PathBuf {
-        self.path(&format!("{STATE_DIR}/{sub}"))
-    }
-
-    /// Copies the original of `node_path` into the backup store, once: a later change keeps
-    /// the first original. Returns the backup's node path when the file existed.
-    fn backup_once(&self, node_path: &str, real: &Path) -> Result<Option<String>, HostError> {
-        let Ok(meta) = fs::symlink_metadata(real) else {
-            return Ok(None);
-        };
-        let backup_node = format!("{STATE_DIR}/backups/{}", relative(node_path));
-        let backup = self.path(&backup_node);
-        if fs::symlink_metadata(&backup).is_err() {
-            let dir = backup.parent().unwrap_or(&self.root);
-            create_private_dir(&self.state_path("backups"))?;
-            fs::create_dir_all(dir).map_err(io_err("cannot create", dir))?;
-            if meta.file_type().is_symlink() {
-                let target = fs::read_link(real).map_err(io_err("cannot read link", real))?;
-                std::os::unix::fs::symlink(target, &backup)
-                    .map_err(io_err("cannot back up to", &backup))?;
-            } else {
-                fs::copy(real, &backup).map_err(io_err("cannot back up to", &backup))?;
-                fs::set_permissions(&backup, fs::Permissions::from_mode(meta.mode() & 0o7777))
-                    .map_err(io_err("cannot set mode of", &backup))?;
-            }
+    /// Creates the resolved directory `dir` inside the state directory: the state directory's
+    /// parents get [`DIR_MODE`], the state directory and everything below it
+    /// [`PRIVATE_DIR_MODE`].
+    pub(super) fn make_state_dirs(&self, dir: &Path) -> Result<(), HostError> {
+        let state = self.path(STATE_DIR);
+        if let Some(parent) = state.parent() {
+            self.make_dirs(parent, DIR_MODE)?;
         }
-        Ok(Some(backup_node))
-    }
-
-    fn journal(&self, record: Record) -> Result<(), HostError> {
-        let path = self.state_path("journal.jsonl");
-        create_private_dir(path.parent().unwrap_or(&self.root))?;
-        let target = self.redact(record.target);
-        let record = Record {
-            target: &target,
-            ..record
-        };
-        journal::append(&path, &record).map_err(io_err("cannot append to journal", &path))
+        self.make_dirs(dir, PRIVATE_DIR_MODE)
     }
 
     /// Writes a whole file atomically: a temporary file in the same directory, fsync, rename,
     /// directory fsync. Mode and owner of an existing file are kept (unless `mode` is
-    /// [`Mode::Exact`]), the original is backed up once, and the change is journaled.
+    /// [`Mode::Exact`]), and so are its extended attributes; the original is backed up once,
+    /// and the change is journaled before the file is replaced (no journal line, no change).
     /// Writing the content the file already has changes nothing.
     pub fn write_file(
         &self,
@@ -153,8 +160,8 @@ impl Host {
         contents: &[u8],
         mode: Mode,
     ) -> Result<(), HostError> {
-        let target = self.write_target(node_path);
-        let existing = fs::metadata(&target).ok();
+        let target = self.path(node_path);
+        let existing = fs::symlink_metadata(&target).ok();
         let wanted_mode = match (mode, &existing) {
             (Mode::Exact(m), _) => m,
             (Mode::KeepOr(_), Some(meta)) => meta.mode() & 0o7777,
@@ -166,47 +173,73 @@ impl Host {
         {
             return Ok(());
         }
-        let dir = target.parent().unwrap_or(&self.root).to_path_buf();
-        fs::create_dir_all(&dir).map_err(io_err("cannot create", &dir))?;
+        let (dir, name) = split(&target);
+        self.make_dirs(dir, DIR_MODE)?;
         let backup = self.backup_once(node_path, &target)?;
-        let mut temp = tempfile::Builder::new()
-            .prefix(".bootstrap-")
-            .tempfile_in(&dir)
-            .map_err(io_err("cannot create a temporary file in", &dir))?;
-        temp.write_all(contents)
-            .map_err(io_err("cannot write", temp.path()))?;
-        fs::set_permissions(temp.path(), fs::Permissions::from_mode(wanted_mode))
-            .map_err(io_err("cannot set mode of", &target))?;
-        if let Some(meta) = &existing
-            && nix::unistd::geteuid().is_root()
-        {
-            nix::unistd::fchown(
-                temp.as_file(),
-                Some(meta.uid().into()),
-                Some(meta.gid().into()),
-            )
-            .map_err(|e| io_err("cannot set owner of", &target)(e.into()))?;
-        }
-        temp.as_file()
-            .sync_all()
-            .map_err(io_err("cannot sync", &target))?;
-        temp.persist(&target)
-            .map_err(|e| io_err("cannot replace", &target)(e.error))?;
-        sync_dir(&dir)?;
-        tracing::info!(step, path = node_path, "wrote file");
-        self.journal(Record {
+        let owner = existing
+            .as_ref()
+            .filter(|_| nix::unistd::geteuid().is_root())
+            .map(|m| (m.uid(), m.gid()));
+        let fd = open_dir(dir)?;
+        let new = NewFile {
+            contents,
+            mode: wanted_mode,
+            owner,
+        };
+        let lexical = resolve::lexical(node_path);
+        self.replace_journaled(&lexical, &fd, name, &new, &target, || Record {
             time: self.now(),
             step,
             action: "write",
-            target: node_path,
+            target: &lexical,
             backup: backup.as_deref(),
             existed: Some(existing.is_some()),
             detail: None,
+        })?;
+        tracing::info!(step, path = node_path, "wrote file");
+        Ok(())
+    }
+
+    /// Replaces `name` in `dir` with `new`; the pending-restart record and the journal line
+    /// (from `record`) are written once the content is durable and before the name changes.
+    pub(super) fn replace_journaled<'r>(
+        &self,
+        node_path: &str,
+        dir: &std::os::fd::OwnedFd,
+        name: &OsStr,
+        new: &NewFile,
+        shown: &Path,
+        record: impl FnOnce() -> Record<'r>,
+    ) -> Result<atomic::Committed, HostError> {
+        let result = atomic::replace(&self.disk, node_path, dir, name, new, || {
+            self.record_pending(node_path)?;
+            self.journal(record())?;
+            Ok::<(), Wrapped>(())
+        });
+        result.map_err(|e: Wrapped| e.into_host(None, shown))
+    }
+
+    /// Replaces the file at the resolved `real` with `new`, unjournaled: the agent's own
+    /// state (backups, pending restarts). `op` names the work in an error.
+    pub(super) fn replace_state(
+        &self,
+        node_path: &str,
+        real: &Path,
+        new: &NewFile,
+        op: &'static str,
+    ) -> Result<(), HostError> {
+        let (dir, name) = split(real);
+        self.make_state_dirs(dir)?;
+        let fd = open_dir(dir)?;
+        atomic::replace(&self.disk, node_path, &fd, name, new, || {
+            Ok::<(), Wrapped>(())
         })
+        .map(|_| ())
+        .map_err(|e| e.into_host(Some(op), real))
     }
 
     /// Writes a kernel parameter file in place (files under `/proc/sys` cannot be renamed
-    /// over). The old value goes to the journal.
+    /// over). The old value goes to the journal first.
     pub fn write_kernel_param(
         &self,
         step: &str,
@@ -215,6 +248,16 @@ impl Host {
     ) -> Result<(), HostError> {
         let path = self.path(node_path);
         let old = fs::read_to_string(&path).map_err(io_err("cannot read", &path))?;
+        let detail = format!("{} -> {value}", old.trim());
+        self.journal(Record {
+            time: self.now(),
+            step,
+            action: "set",
+            target: &resolve::lexical(node_path),
+            backup: None,
+            existed: Some(true),
+            detail: Some(&detail),
+        })?;
         let mut file = fs::OpenOptions::new()
             .write(true)
             .truncate(true)
@@ -223,99 +266,116 @@ impl Host {
         file.write_all(format!("{value}\n").as_bytes())
             .map_err(io_err("cannot write", &path))?;
         tracing::info!(step, path = node_path, value, "set kernel parameter");
-        let detail = format!("{} -> {value}", old.trim());
-        self.journal(Record {
-            time: self.now(),
-            step,
-            action: "set",
-            target: node_path,
-            backup: None,
-            existed: Some(true),
-            detail: Some(&detail),
-        })
+        Ok(())
     }
 
     /// Makes `node_path` a symlink to `link_target` (for example a systemd mask to
     /// `/dev/null`), replacing what was there atomically after backing it up once.
     pub fn symlink(&self, step: &str, node_path: &str, link_target: &str) -> Result<(), HostError> {
-        let path = self.path(node_path);
+        let path = self.path_nofollow(node_path);
         if fs::read_link(&path).ok().as_deref() == Some(Path::new(link_target)) {
             return Ok(());
         }
         let existed = fs::symlink_metadata(&path).is_ok();
         let backup = self.backup_once(node_path, &path)?;
-        let dir = path.parent().unwrap_or(&self.root);
-        fs::create_dir_all(dir).map_err(io_err("cannot create", dir))?;
+        let (dir, _) = split(&path);
+        self.make_dirs(dir, DIR_MODE)?;
+        let lexical = resolve::lexical(node_path);
+        self.link_atomically(&path, link_target, || {
+            self.record_pending(&lexical)?;
+            self.journal(Record {
+                time: self.now(),
+                step,
+                action: "symlink",
+                target: &lexical,
+                backup: backup.as_deref(),
+                existed: Some(existed),
+                detail: Some(link_target),
+            })
+        })?;
+        tracing::info!(step, path = node_path, link_target, "created symlink");
+        Ok(())
+    }
+
+    /// Puts a symlink to `link_target` at the resolved `path`: made under a temporary name,
+    /// then renamed over, after `before_commit`.
+    pub(super) fn link_atomically(
+        &self,
+        path: &Path,
+        link_target: &str,
+        before_commit: impl FnOnce() -> Result<(), HostError>,
+    ) -> Result<(), HostError> {
+        let (dir, _) = split(path);
         let temp = dir.join(format!(".bootstrap-link-{}", std::process::id()));
         let _ = fs::remove_file(&temp);
         std::os::unix::fs::symlink(link_target, &temp).map_err(io_err("cannot link", &temp))?;
-        fs::rename(&temp, &path).map_err(io_err("cannot replace", &path))?;
-        sync_dir(dir)?;
-        tracing::info!(step, path = node_path, link_target, "created symlink");
-        self.journal(Record {
-            time: self.now(),
-            step,
-            action: "symlink",
-            target: node_path,
-            backup: backup.as_deref(),
-            existed: Some(existed),
-            detail: Some(link_target),
-        })
+        if let Err(e) = before_commit() {
+            let _ = fs::remove_file(&temp);
+            return Err(e);
+        }
+        fs::rename(&temp, path).map_err(io_err("cannot replace", path))?;
+        sync_dir(dir)
     }
 
     /// Removes a file after backing it up once.
     pub fn remove_file(&self, step: &str, node_path: &str) -> Result<(), HostError> {
-        let path = self.path(node_path);
+        let path = self.path_nofollow(node_path);
         if fs::symlink_metadata(&path).is_err() {
             return Ok(());
         }
         let backup = self.backup_once(node_path, &path)?;
-        fs::remove_file(&path).map_err(io_err("cannot remove", &path))?;
-        tracing::info!(step, path = node_path, "removed file");
+        let lexical = resolve::lexical(node_path);
+        self.record_pending(&lexical)?;
         self.journal(Record {
             time: self.now(),
             step,
             action: "remove",
-            target: node_path,
+            target: &lexical,
             backup: backup.as_deref(),
             existed: Some(true),
             detail: None,
-        })
+        })?;
+        fs::remove_file(&path).map_err(io_err("cannot remove", &path))?;
+        tracing::info!(step, path = node_path, "removed file");
+        Ok(())
     }
 
-    /// Appends a journal line for a command that changed the node.
-    pub(super) fn journal_run(&self, step: &str, command: &str, code: Option<i32>) {
-        let detail = format!("exit {}", code.map_or("signal".into(), |c| c.to_string()));
-        if let Err(e) = self.journal(Record {
-            time: self.now(),
-            step,
-            action: "run",
-            target: command,
-            backup: None,
-            existed: None,
-            detail: Some(&detail),
-        }) {
-            tracing::warn!("{e}");
-        }
-    }
-
-    fn now(&self) -> u64 {
+    pub(super) fn now(&self) -> u64 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
     }
 }
 
-fn create_private_dir(path: &Path) -> Result<(), HostError> {
-    if !path.is_dir() {
-        fs::create_dir_all(path).map_err(io_err("cannot create", path))?;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o700))
-            .map_err(io_err("cannot set mode of", path))?;
-    }
-    Ok(())
+/// An error from [`atomic::replace`] or from the work done before its commit.
+pub(super) enum Wrapped {
+    Atomic(atomic::Failure),
+    Host(HostError),
 }
 
-fn sync_dir(dir: &Path) -> Result<(), HostError> {
+impl Wrapped {
+    /// The host error, naming `path` and `op` (or the failed operation's own).
+    fn into_host(self, op: Option<&'static str>, path: &Path) -> HostError {
+        match self {
+            Wrapped::Atomic(f) => io_err(op.unwrap_or(f.op), path)(f.source),
+            Wrapped::Host(e) => e,
+        }
+    }
+}
+
+impl From<atomic::Failure> for Wrapped {
+    fn from(f: atomic::Failure) -> Self {
+        Wrapped::Atomic(f)
+    }
+}
+
+impl From<HostError> for Wrapped {
+    fn from(e: HostError) -> Self {
+        Wrapped::Host(e)
+    }
+}
+
+pub(super) fn sync_dir(dir: &Path) -> Result<(), HostError> {
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err("cannot sync", dir))

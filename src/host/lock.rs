@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -36,23 +37,34 @@ pub enum LockError {
     },
 }
 
-/// Takes the lock at `path`, retrying until `wait` has passed.
+/// Makes the lock file root's and 0600 (an existing one may be world-readable, and any user
+/// who can open it can hold the lock: `flock` needs only a read descriptor). Without root
+/// privileges (a sandbox) only the mode is set.
+fn restrict(file: &File) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if nix::unistd::geteuid().is_root() && file.metadata()?.uid() != 0 {
+        nix::unistd::fchown(file, Some(0.into()), Some(0.into()))?;
+    }
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+}
+
+/// Takes the lock at `path` (never through a symlink), retrying until `wait` has passed.
 pub fn acquire(path: &Path, wait: Duration, pid: u32) -> Result<NodeLock, LockError> {
     let io = |source| LockError::Io {
         path: path.display().to_string(),
         source,
     };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io)?;
-    }
     let deadline = Instant::now() + wait;
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
         .open(path)
         .map_err(io)?;
+    restrict(&file).map_err(io)?;
     loop {
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(mut lock) => {
@@ -86,8 +98,24 @@ mod tests {
     fn second_lock_is_refused_with_holder() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run/bootstrap.lock");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let _first = acquire(&path, Duration::ZERO, 4242).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
         let err = acquire(&path, Duration::ZERO, 1).unwrap_err();
         assert!(err.to_string().contains("pid 4242"), "{err}");
+    }
+
+    #[test]
+    fn a_linked_lock_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, "keep").unwrap();
+        let path = dir.path().join("bootstrap.lock");
+        std::os::unix::fs::symlink(&outside, &path).unwrap();
+        assert!(acquire(&path, Duration::ZERO, 1).is_err());
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep");
     }
 }

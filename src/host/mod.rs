@@ -2,18 +2,29 @@
 //! `main`. Files resolve under `--root`, programs are found on `PATH`, secrets are redacted
 //! here and nowhere else.
 
+mod atomic;
+mod backup;
 pub mod dpkg_lock;
+mod faults;
 mod files;
 mod journal;
 mod lock;
+mod owned;
+mod pending;
 mod programs;
 mod redact;
+mod resolve;
+mod signals;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
+pub use faults::{Disk, ENOSPC_VAR};
 pub use files::{Mode, STATE_DIR};
 pub use lock::{LockError, NodeLock};
+pub use owned::Owner;
+pub use pending::daemon_reload;
 pub use programs::{Command, Output, RunError};
 pub use redact::REDACTED;
 
@@ -25,6 +36,11 @@ pub const LOCK_FILE: &str = "/run/bootstrap.lock";
 pub struct Host {
     root: PathBuf,
     redactor: redact::Redactor,
+    disk: Disk,
+    /// Journal lines of changes already made that could not be appended yet.
+    unjournaled: Mutex<Vec<String>>,
+    /// Node paths whose change takes effect only after a command (see `pending`).
+    triggers: Mutex<Vec<(String, Vec<String>)>>,
 }
 
 /// What can go wrong touching the node.
@@ -59,6 +75,17 @@ pub enum HostError {
         /// The last lines it printed, secrets redacted.
         tail: String,
     },
+    /// A path under a directory someone else controls is not what bootstrap may write
+    /// through (a symlink, a hard link, not a regular file or directory).
+    #[error(
+        "{path} {found}; bootstrap does not follow links or write through them where a user controls the directory: remove it (or fix it by hand) and run again"
+    )]
+    Unsafe {
+        /// The real path.
+        path: String,
+        /// What was found there.
+        found: String,
+    },
     /// The node lock is held or unusable.
     #[error(transparent)]
     Lock(#[from] LockError),
@@ -78,9 +105,17 @@ pub enum HostError {
 impl Host {
     /// A host whose files live under `root` (`/` for the real node).
     pub fn new(root: PathBuf) -> Self {
+        Host::with_disk(root, Disk::default())
+    }
+
+    /// A host whose writes go through `disk` (a simulated full disk in sandbox tests).
+    pub fn with_disk(root: PathBuf, disk: Disk) -> Self {
         Host {
             root,
             redactor: redact::Redactor::default(),
+            disk,
+            unjournaled: Mutex::new(Vec::new()),
+            triggers: Mutex::new(Vec::new()),
         }
     }
 
@@ -105,11 +140,11 @@ impl Host {
 
     /// Takes the node lock, waiting up to `wait` for another run to finish.
     pub fn lock(&self, wait: Duration) -> Result<NodeLock, HostError> {
-        Ok(lock::acquire(
-            &self.path(LOCK_FILE),
-            wait,
-            std::process::id(),
-        )?)
+        let path = self.path_nofollow(LOCK_FILE);
+        if let Some(dir) = path.parent() {
+            self.make_dirs(dir, files::DIR_MODE)?;
+        }
+        Ok(lock::acquire(&path, wait, std::process::id())?)
     }
 
     /// Registers a secret: from now on it is redacted from every command line, output,
@@ -131,8 +166,33 @@ impl Host {
 
     /// Runs a program that only reads the node. Any exit code is returned as is.
     pub fn run(&self, command: &Command) -> Result<Output, HostError> {
+        self.run_for("-", command)
+    }
+
+    /// Runs a program for `step`. When the agent is interrupted while it runs, the signal
+    /// was forwarded to it and it has exited: the interruption is journaled and the agent
+    /// dies of the same signal.
+    fn run_for(&self, step: &str, command: &Command) -> Result<Output, HostError> {
         tracing::debug!(command = %self.redact(&command.display()), "run");
-        let mut output = command.run()?;
+        let mut output = match command.run() {
+            Err(RunError::Interrupted { signal, status, .. }) => {
+                let line = self.redact(&command.display());
+                eprintln!(
+                    "bootstrap: interrupted by signal {signal} while `{line}` ran; the signal was forwarded to it and it ended with {status}"
+                );
+                self.journal_after(journal::Record {
+                    time: self.now(),
+                    step,
+                    action: "interrupted",
+                    target: &line,
+                    backup: None,
+                    existed: None,
+                    detail: Some(&format!("signal {signal}; {status}")),
+                });
+                signals::die_of(signal)
+            }
+            other => other?,
+        };
         output.stdout = self.redact(&output.stdout);
         output.stderr = self.redact(&output.stderr);
         tracing::debug!(code = ?output.code, "finished");
@@ -183,7 +243,7 @@ impl Host {
             self.wait_for_dpkg_lock(&line, wait)?;
         }
         tracing::info!(step, command = %line, "run");
-        let output = self.run(command)?;
+        let output = self.run_for(step, command)?;
         self.journal_run(step, &line, output.code);
         if !output.success() {
             return Err(HostError::Failed {
@@ -192,6 +252,7 @@ impl Host {
                 tail: output.tail(5),
             });
         }
+        self.clear_pending(command);
         Ok(output)
     }
 }

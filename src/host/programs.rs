@@ -3,12 +3,22 @@
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
 
 use super::redact::REDACTED;
 
 /// Default time a program may run before it is killed.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long output is still collected after a program exited, for pipes a process it
+/// started keeps open.
+const PIPE_GRACE: Duration = Duration::from_secs(1);
+
+/// How long an interrupted program gets to exit after the forwarded signal, before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 enum Arg {
@@ -72,6 +82,16 @@ pub enum RunError {
         command: String,
         /// The timeout.
         seconds: u64,
+    },
+    /// Stopped because the agent was interrupted (Ctrl-C, SIGTERM, SIGHUP).
+    #[error("`{command}` was interrupted: signal {signal} forwarded to it, it ended with {status}")]
+    Interrupted {
+        /// Command line, secrets redacted.
+        command: String,
+        /// The signal received and forwarded.
+        signal: i32,
+        /// How it ended.
+        status: String,
     },
     /// Could not be started or waited for.
     #[error("`{command}` could not be run: {source}")]
@@ -185,6 +205,7 @@ impl Command {
             command: self.display(),
             source,
         };
+        let running = super::signals::Running::start();
         let mut child = command.spawn().map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => RunError::NotFound {
                 program: self.program.clone(),
@@ -194,16 +215,53 @@ impl Command {
         if let (Some(input), Some(mut pipe)) = (self.stdin.clone(), child.stdin.take()) {
             std::thread::spawn(move || pipe.write_all(&input));
         }
-        let stdout = reader(child.stdout.take());
-        let stderr = reader(child.stderr.take());
+        let stdout = Capture::start(child.stdout.take());
+        let stderr = Capture::start(child.stderr.take());
         let deadline = Instant::now() + self.timeout;
-        let status = loop {
+        let status = self.wait(&mut child, deadline)?;
+        drop(running);
+        // The deadline holds for the process, not for its pipes: a daemon the program
+        // started may keep them open long after it exited.
+        let pipes = deadline.min(Instant::now() + PIPE_GRACE);
+        Ok(Output {
+            code: status.code(),
+            stdout: stdout.finish(pipes),
+            stderr: stderr.finish(pipes),
+        })
+    }
+
+    /// Waits for `child` until `deadline`; forwards Ctrl-C, SIGTERM or SIGHUP to its
+    /// process group and waits for it to exit.
+    fn wait(
+        &self,
+        child: &mut std::process::Child,
+        deadline: Instant,
+    ) -> Result<std::process::ExitStatus, RunError> {
+        let io = |source| RunError::Io {
+            command: self.display(),
+            source,
+        };
+        let group = nix::unistd::Pid::from_raw(child.id() as i32);
+        loop {
             if let Some(status) = child.try_wait().map_err(io)? {
-                break status;
+                return Ok(status);
+            }
+            if let Some(signal) = super::signals::received() {
+                let _ = killpg(group, signal);
+                let grace = Instant::now() + STOP_GRACE;
+                while child.try_wait().map_err(io)?.is_none() && Instant::now() < grace {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let _ = killpg(group, Signal::SIGKILL);
+                let status = child.wait().map_err(io)?;
+                return Err(RunError::Interrupted {
+                    command: self.display(),
+                    signal: signal as i32,
+                    status: status.to_string(),
+                });
             }
             if Instant::now() >= deadline {
-                let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
-                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+                let _ = killpg(group, Signal::SIGKILL);
                 let _ = child.wait();
                 return Err(RunError::Timeout {
                     command: self.display(),
@@ -211,23 +269,59 @@ impl Command {
                 });
             }
             std::thread::sleep(Duration::from_millis(5));
-        };
-        Ok(Output {
-            code: status.code(),
-            stdout: stdout.join().unwrap_or_default(),
-            stderr: stderr.join().unwrap_or_default(),
-        })
+        }
+    }
+
+    /// The program and its arguments when none is secret and nothing is fed on stdin: a
+    /// command that may be stored (a pending restart).
+    pub fn plain_argv(&self) -> Option<Vec<String>> {
+        if self.stdin.is_some() || !self.envs.is_empty() {
+            return None;
+        }
+        let mut argv = vec![self.program.clone()];
+        for arg in &self.args {
+            match arg {
+                Arg::Plain(s) => argv.push(s.clone()),
+                Arg::Secret(_) => return None,
+            }
+        }
+        Some(argv)
     }
 }
 
-fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut pipe) = pipe {
-            let _ = pipe.read_to_end(&mut buf);
+/// Output of one pipe, read by a thread into a buffer that can be taken at any time.
+struct Capture {
+    done: std::thread::JoinHandle<()>,
+    buffer: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Capture {
+    fn start<R: Read + Send + 'static>(pipe: Option<R>) -> Capture {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&buffer);
+        let done = std::thread::spawn(move || {
+            let Some(mut pipe) = pipe else { return };
+            let mut chunk = [0u8; 8192];
+            while let Ok(n) = pipe.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(&chunk[..n]);
+            }
+        });
+        Capture { done, buffer }
+    }
+
+    /// What was read once the pipe closed, or by `until` (the reader is then left behind).
+    fn finish(self, until: Instant) -> String {
+        while !self.done.is_finished() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
         }
-        String::from_utf8_lossy(&buf).into_owned()
-    })
+        let bytes = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
 }
 
 #[cfg(test)]

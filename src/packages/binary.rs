@@ -202,10 +202,11 @@ pub fn plan(
             KUBELET_UNIT,
         ));
     }
-    if plan.changes.len() > before && host.is_dir("/run/systemd/system") {
+    let owed = host.is_pending(&crate::host::daemon_reload());
+    if (plan.changes.len() > before || owed) && host.is_dir("/run/systemd/system") {
         plan.push(Change::run(
             "reload systemd units",
-            crate::host::Command::new("systemctl").arg("daemon-reload"),
+            crate::host::daemon_reload(),
         ));
     }
     Ok(observed)

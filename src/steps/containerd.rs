@@ -184,6 +184,13 @@ impl Step for ContainerdStep {
         };
         let new =
             containerd_config::edit(&base, &want).map_err(|e| config_error(&cfg.config_path, e))?;
+        let systemctl = |verb: &str| Command::new("systemctl").args([verb, "containerd"]);
+        let systemd = host.is_dir("/run/systemd/system");
+        if systemd {
+            // Recorded before each write, cleared once the restart succeeds: a run stopped
+            // in between leaves it owed, and the next run restarts.
+            host.effective_after(&cfg.config_path, &systemctl("restart"));
+        }
         let mut restart = false;
         if let Some(change) =
             plan.update_file(&cfg.config_path, old.as_deref(), new, Mode::KeepOr(0o644))
@@ -193,6 +200,9 @@ impl Step for ContainerdStep {
         }
         for (registry, mirrors) in &cfg.mirrors {
             let path = format!("{CERTS_DIR}/{registry}/hosts.toml");
+            if systemd {
+                host.effective_after(&path, &systemctl("restart"));
+            }
             let old = host.read(&path)?;
             let new = registry_hosts::render(registry, mirrors);
             restart |= plan
@@ -202,14 +212,18 @@ impl Step for ContainerdStep {
         let old = host.read(CRICTL_FILE)?;
         let new = crictl::edit(old.as_deref(), &format!("unix://{}", cfg.socket));
         plan.update_file(CRICTL_FILE, old.as_deref(), new, Mode::KeepOr(0o644));
-        if !host.is_dir("/run/systemd/system") {
+        if !systemd {
             plan.warn("systemd is not running here: containerd is configured but not restarted or enabled by bootstrap");
             return Ok(plan);
         }
-        let systemctl = |verb: &str| Command::new("systemctl").args([verb, "containerd"]);
         if restart {
             plan.push(Change::run(
                 "restart containerd (its configuration changed)",
+                systemctl("restart"),
+            ));
+        } else if host.is_pending(&systemctl("restart")) {
+            plan.push(Change::run(
+                "restart containerd (an earlier run changed its configuration and stopped before restarting it)",
                 systemctl("restart"),
             ));
         } else if unit_state(host, "is-active")? != "active" {

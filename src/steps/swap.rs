@@ -97,10 +97,10 @@ fn plan_boot_units(host: &Host, plan: &mut Plan) -> Result<(), StepError> {
             Mode::KeepOr(0o644),
         ));
     }
-    if plan.changes.len() > before {
+    if plan.changes.len() > before || host.is_pending(&crate::host::daemon_reload()) {
         plan.push(Change::run(
             "reload systemd units",
-            Command::new("systemctl").arg("daemon-reload"),
+            crate::host::daemon_reload(),
         ));
     }
     Ok(())

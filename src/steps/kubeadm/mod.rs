@@ -39,7 +39,7 @@ mod init;
 mod join;
 mod run;
 
-use after::{After, cni_copy, kubectl, owner};
+use after::{After, cni_copy, kubectl};
 use join::discovery_failed;
 use run::evidence;
 

@@ -77,14 +77,11 @@ impl KubeadmStep {
                         user.name
                     ))
                 })?;
-                host.write_file(step, &user.kubeconfig(), &admin, FileMode::Exact(0o600))?;
-                let owned = [user.kube_dir(), user.kubeconfig()]
-                    .iter()
-                    .all(|p| owner(host, p) == Some((user.uid, user.gid)));
-                if !owned {
-                    host.run_change(step, &chown(user))?;
-                }
-                Ok(())
+                let owner = crate::host::Owner {
+                    uid: user.uid,
+                    gid: user.gid,
+                };
+                Ok(host.write_user_file(step, &user.kubeconfig(), &admin, owner, 0o600)?)
             }
             Task::Cni(cni, want) => self.apply_cni(host, cni, want.as_deref()),
             Task::WaitReady(backoff) => {
