@@ -54,6 +54,8 @@ impl Node {
         );
         sb.mkdir("/home/vagrant");
         sb.write("/etc/containerd/config.toml", CONTAINERD_V3);
+        // A version 3 config is containerd 2.x's: 1.x ignores its plugin tables.
+        sb.write("/.standin/containerd-version", "2.1.4");
         sb.write(
             "/etc/bootstrap/cni/kube-flannel.yml",
             "kind: DaemonSet\nmetadata:\n  name: kube-flannel-ds\n",

@@ -354,13 +354,22 @@ fn a_failed_restart_fails_the_step_with_the_command() {
 fn effective_config_differing_from_the_file_fails_verify() {
     let sb = Sandbox::new();
     installed(&sb, "1.6.20~ds1", "active enabled");
-    // An imports drop-in turns SystemdCgroup off again: `config dump` shows the merge.
+    // A drop-in named by `imports` sets the CRI plugin's table again, without
+    // SystemdCgroup: containerd replaces a plugin's whole table with the drop-in's, so the
+    // effective runc cgroup driver is the default (cgroupfs) whatever config.toml says.
     sb.write(
-        "/.standin/containerd-dump",
-        &fixture("v2-default-containerd-1.6.20.toml"),
+        "/etc/containerd/config.toml",
+        &format!(
+            "imports = [\"/etc/containerd/conf.d/*.toml\"]\n{}",
+            fixture("v2-debian12-package.toml")
+        ),
+    );
+    sb.write(
+        "/etc/containerd/conf.d/50-local.toml",
+        "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd]\n  snapshotter = \"overlayfs\"\n",
     );
     let out = apply(&sb, &profile(&sb, ""));
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(
         out.stdout.contains(
             "differs from what was written: runc SystemdCgroup is Some(false), expected true"
@@ -372,6 +381,10 @@ fn effective_config_differing_from_the_file_fails_verify() {
         out.stdout
             .contains("a drop-in under `imports` may override it")
     );
+    // Without the drop-in the same config verifies.
+    std::fs::remove_file(sb.path("/etc/containerd/conf.d/50-local.toml")).unwrap();
+    let out = apply(&sb, &profile(&sb, ""));
+    assert_eq!(out.code, 0, "{}", out.stdout);
 }
 
 #[test]
@@ -445,5 +458,31 @@ fn systemd_driver_without_systemd_fails_apply_only() {
     assert!(
         out.stdout
             .contains("kubernetes.cgroup_driver = \\\"cgroupfs\\\"")
+    );
+}
+
+#[test]
+fn verify_asks_containerd_on_the_socket_it_serves() {
+    let sb = Sandbox::new();
+    installed(&sb, "1.6.20~ds1", "active enabled");
+    // containerd serves another socket ([grpc] address); the profile names it, and `ctr`
+    // (like the real one) answers only there.
+    sb.write(
+        "/etc/containerd/config.toml",
+        &format!(
+            "{}\n[grpc]\n  address = \"/run/k8s/containerd.sock\"\n",
+            fixture("v2-debian12-package.toml")
+        ),
+    );
+    let p = profile(&sb, "[containerd]\nsocket = \"/run/k8s/containerd.sock\"\n");
+    let out = apply(&sb, &p);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        sb.take_calls()
+            .contains(&"ctr --address /run/k8s/containerd.sock version".to_string())
+    );
+    assert!(
+        sb.read("/etc/crictl.yaml")
+            .contains("unix:///run/k8s/containerd.sock")
     );
 }
