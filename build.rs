@@ -1,6 +1,16 @@
-//! Records the git commit the agent is built from, for `bootstrap version` (the environment
-//! variable BOOTSTRAP_GIT_COMMIT, when set, wins: builds from a source tarball have no .git).
+//! Build-time facts:
+//! - the git commit the agent is built from, for `bootstrap version` (the environment
+//!   variable BOOTSTRAP_GIT_COMMIT, when set, wins: builds from a source tarball have no
+//!   .git);
+//! - for the test suite, which tests can run on this machine. A test that cannot run here is
+//!   compiled as `#[ignore = "reason"]` through these cfgs, so `cargo test` counts it as
+//!   ignored instead of passing it without running anything:
+//!   - `userns`: `unshare --user --mount` works (the not-root test runs in a user namespace);
+//!   - `real_containerd`: `$BOOTSTRAP_REAL_CONTAINERD` names a containerd binary (tests/run.sh
+//!     and .ci/run unpack Debian's with tests/real-containerd.sh); its path is in
+//!     `REAL_CONTAINERD`.
 
+use std::path::Path;
 use std::process::Command;
 
 fn git(args: &[&str]) -> Option<String> {
@@ -10,6 +20,7 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=BOOTSTRAP_GIT_COMMIT");
     if let Some(head) = git(&["rev-parse", "--git-path", "HEAD"]) {
         println!("cargo:rerun-if-changed={head}");
@@ -25,5 +36,26 @@ fn main() {
         .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]));
     if let Some(commit) = commit {
         println!("cargo:rustc-env=BOOTSTRAP_GIT_COMMIT={commit}");
+    }
+    test_machine();
+}
+
+/// The cfgs that decide which machine-dependent tests run.
+fn test_machine() {
+    println!("cargo::rustc-check-cfg=cfg(userns)");
+    println!("cargo::rustc-check-cfg=cfg(real_containerd)");
+    println!("cargo:rerun-if-env-changed=BOOTSTRAP_REAL_CONTAINERD");
+    let userns = Command::new("unshare")
+        .args(["--user", "--map-user=65534", "--map-group=65534", "--mount", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if userns {
+        println!("cargo:rustc-cfg=userns");
+    }
+    if let Some(path) =
+        std::env::var_os("BOOTSTRAP_REAL_CONTAINERD").filter(|p| Path::new(p).is_file())
+    {
+        println!("cargo:rustc-cfg=real_containerd");
+        println!("cargo:rustc-env=REAL_CONTAINERD={}", path.to_string_lossy());
     }
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Measures a converged `bootstrap apply` (the re-run that finds nothing to do) on a sandbox
-# root with the test stand-ins: median wall time and peak RSS over N runs, plus the first
-# (changing) apply. Usage: benches/converged-apply.sh [BINARY] [RUNS]
+# root with the test stand-ins, offline: median wall time and peak RSS over N runs, plus the
+# first (changing) apply. Every run must succeed, and every converged run must report 0
+# changes, or the script stops with the run's output. Usage:
+# benches/converged-apply.sh [BINARY] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-target/release/bootstrap}
@@ -23,7 +25,25 @@ echo 0 > "$root/proc/sys/net/ipv4/ip_forward"
 echo 6.1.0-bench > "$root/proc/sys/kernel/osrelease"
 echo "cpu memory" > "$root/sys/fs/cgroup/cgroup.controllers"
 echo "swapfile.swap loaded active active /swapfile" > "$root/.standin/swap-units"
-cat > "$work/profile.toml" <<'TOML'
+# Offline: Kubernetes packages from a local bundle (the apt and binary methods download).
+bundle=$work/bundle
+arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
+rel=release/v1.35.2/bin/linux/$arch
+mkdir -p "$bundle/$rel"
+for p in kubeadm kubelet kubectl; do
+  # Answers its version calls as the real programs do (see tests/common/release.rs).
+  cat > "$bundle/$rel/$p" <<'PROGRAM'
+#!/bin/sh
+case "$*" in
+  "version -o short") echo "v1.35.2" ;;
+  "version --client") printf 'Client Version: v1.35.2\nKustomize Version: v5.4.2\n' ;;
+  "completion bash") echo "# bash completion for kubectl v1.35.2" ;;
+  *) echo "Kubernetes v1.35.2" ;;
+esac
+PROGRAM
+done
+(cd "$bundle" && sha256sum "$rel"/* > SHA256SUMS)
+cat > "$work/profile.toml" <<TOML
 [node]
 name = "master"
 role = "control-plane"
@@ -33,19 +53,31 @@ entries = [{ address = "192.168.33.14", names = ["worker-1"] }]
 remove_names = ["ubuntu-bionic"]
 [kubernetes]
 version = "1.35.2"
+[packages]
+method = "bundle"
+bundle = "/bundle"
+cri_tools = false
 TOML
+mv "$bundle" "$root/bundle"
 export PATH="$work/bin:$PATH" SANDBOX_ROOT=$root STANDIN_LOG=$work/calls.log \
   STANDIN_FIXTURES=$PWD/tests/fixtures STANDIN_FAIL= STANDIN_KILL=
 
 # One run: wall milliseconds (from EPOCHREALTIME) and peak RSS in KiB (from time -f %M).
+# Fails loudly when the run fails, or when a converged run ($1 = converged) changed anything.
 measure() {
-  local start=$EPOCHREALTIME
-  /usr/bin/time -f '%M' -o "$work/rss" "$bin" --root "$root" -q apply --profile "$work/profile.toml" >/dev/null
+  local start=$EPOCHREALTIME rc=0
+  /usr/bin/time -f '%M' -o "$work/rss" "$bin" --root "$root" --output json apply \
+    --profile "$work/profile.toml" > "$work/out" 2>&1 || rc=$?
   local end=$EPOCHREALTIME
-  echo "$(( (${end/./} - ${start/./}) / 1000 )) $(cat "$work/rss")"
+  if [ "$rc" != 0 ] || { [ "${1:-}" = converged ] && ! grep -q '"event":"summary".*"changes":0,' "$work/out"; }; then
+    echo "FAILED: bootstrap apply exited $rc (expected 0${1:+, and 0 changes}):" >&2
+    cat "$work/out" >&2
+    exit 1
+  fi
+  echo "$(( (${end/./} - ${start/./}) / 1000 )) $(tail -1 "$work/rss")"
 }
 first=$(measure)
-for _ in $(seq "$runs"); do measure; done > "$work/runs"
+for _ in $(seq "$runs"); do measure converged; done > "$work/runs"
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 wall=$(cut -d' ' -f1 "$work/runs" | median)
 rss=$(cut -d' ' -f2 "$work/runs" | median)

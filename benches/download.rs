@@ -24,7 +24,9 @@ fn body(seed: usize) -> Vec<u8> {
         .collect()
 }
 
-fn run(server: &Server, parallel: usize) -> (f64, u64) {
+/// Fetches every file with `parallel` downloads at once: seconds taken and bytes
+/// downloaded, or the first error.
+fn fetch(server: &Server, parallel: usize) -> Result<(f64, u64), String> {
     let dir = tempfile::tempdir().unwrap();
     let jobs: Vec<Job> = (0..FILES)
         .map(|i| Job {
@@ -36,18 +38,19 @@ fn run(server: &Server, parallel: usize) -> (f64, u64) {
         .collect();
     let downloader = Downloader::new(Options::default()).unwrap();
     let started = Instant::now();
-    let fetched = downloader.fetch_all(&jobs, parallel).unwrap();
+    let fetched = downloader
+        .fetch_all(&jobs, parallel)
+        .map_err(|e| e.to_string())?;
     let took = started.elapsed().as_secs_f64();
-    (took, fetched.iter().map(|f| f.downloaded).sum())
+    Ok((took, fetched.iter().map(|f| f.downloaded).sum()))
 }
 
-fn main() {
-    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without it,
-    // and a benchmark is not a test.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("download benchmark: run it with `cargo bench --bench download`");
-        return;
-    }
+fn run(server: &Server, parallel: usize) -> (f64, u64) {
+    fetch(server, parallel).unwrap()
+}
+
+/// A loopback server holding FILES bodies and their `.sha256` files.
+fn serve() -> Server {
     let server = Server::start();
     for i in 0..FILES {
         let data = body(i);
@@ -57,6 +60,31 @@ fn main() {
         );
         server.put(&format!("/f/{i}"), data);
     }
+    server
+}
+
+fn main() {
+    // `cargo bench` passes --bench. Run without it (`cargo test --benches` or
+    // `--all-targets`), this binary checks what it would measure instead of printing
+    // figures: every byte fetched, one at a time and in parallel, and a wrong checksum
+    // refused. It fails (non-zero exit) when that does not hold.
+    if !std::env::args().any(|a| a == "--bench") {
+        let server = serve();
+        for parallel in [1, PARALLEL] {
+            let (_, bytes) = run(&server, parallel);
+            assert_eq!(
+                bytes,
+                (FILES * SIZE) as u64,
+                "bytes fetched, {parallel} at once"
+            );
+        }
+        server.put("/f/0.sha256", "0".repeat(64));
+        let refused = fetch(&server, PARALLEL).expect_err("a wrong checksum must fail");
+        assert!(refused.contains("file-0"), "{refused}");
+        println!("download bench check: ok (figures: cargo bench --bench download)");
+        return;
+    }
+    let server = serve();
     println!(
         "{FILES} files x {} MiB from {} (sha256 checked, written to a temp dir)",
         SIZE >> 20,

@@ -299,24 +299,55 @@ fn killed_mid_apply_then_rerun_converges() {
 
 #[test]
 fn a_held_lock_refuses_a_second_apply() {
+    use std::os::unix::process::CommandExt;
     let sb = Sandbox::new();
     let profile = sb.profile("p.toml", MASTER_PROFILE);
     sb.mkdir("/run");
     let lock = sb.path("/run/bootstrap.lock");
+    // flock(1) in a process group of its own, so that killing the group ends its `sleep`
+    // too (a kill of flock alone leaves the sleep holding the lock).
     let mut holder = std::process::Command::new("flock")
         .arg(&lock)
         .args(["sleep", "30"])
+        .process_group(0)
         .spawn()
         .expect("flock(1) from util-linux");
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let group = nix::unistd::Pid::from_raw(i32::try_from(holder.id()).unwrap());
+    wait_until_flocked(&lock);
     let before = sb.snapshot();
     let out = sb.run(&["apply", "--profile", profile.to_str().unwrap()]);
-    holder.kill().unwrap();
+    nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL).unwrap();
     let _ = holder.wait();
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("holds the node lock"), "{}", out.stderr);
     assert!(out.stderr.contains("--lock-wait"));
     sb.assert_unchanged(&before, "a refused apply changes nothing");
+    // With the holder's whole group gone, the lock is free again.
+    assert_eq!(sb.json("apply", &profile, &[]).code, 0);
+}
+
+/// Waits until /proc/locks shows a FLOCK on `path`'s inode (the holder really holds it).
+fn wait_until_flocked(path: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Ok(meta) = std::fs::metadata(path) {
+            let inode = format!(":{} ", meta.ino());
+            let locks = std::fs::read_to_string("/proc/locks").unwrap();
+            if locks
+                .lines()
+                .any(|l| l.contains("FLOCK") && format!("{l} ").contains(&inode))
+            {
+                return;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "flock never took {}",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -439,44 +470,48 @@ fn zram_and_gpt_swap_units_are_disabled_for_boot() {
     assert_eq!(sb.json("apply", &profile, &[]).summary()["changes"], 0);
 }
 
+/// Run as uid 65534 in a user namespace, chrooted into the sandbox root: `--root /` is
+/// the sandbox there, so even a build that forgot the check could only touch the sandbox,
+/// never this machine. The sandbox's files (owned by our uid, mapped to 65534) are writable
+/// in there, so such a build would change them and the snapshot comparison would say so.
 #[test]
+#[cfg_attr(
+    not(userns),
+    ignore = "needs user namespaces (`unshare --user --mount`), which build.rs found unavailable"
+)]
 fn not_root_on_the_real_root_is_refused_before_any_change() {
-    if !nix_is_root()
-        || std::process::Command::new("setpriv")
-            .arg("--help")
-            .output()
-            .is_err()
-    {
-        eprintln!("SKIPPED: needs root and setpriv(1) to drop to an unprivileged user");
-        return;
-    }
     let sb = Sandbox::new();
-    let profile = sb.profile("p.toml", MASTER_PROFILE);
-    let mut perms = std::fs::metadata(sb.dir.path()).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(sb.dir.path(), perms).unwrap();
-    std::fs::set_permissions(
-        &profile,
-        std::os::unix::fs::PermissionsExt::from_mode(0o644),
-    )
-    .unwrap();
-    let out = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(env!("CARGO_BIN_EXE_bootstrap"))
-        .args(["apply", "--root", "/", "--profile"])
-        .arg(&profile)
+    copy_with_libraries(&sb, std::path::Path::new(env!("CARGO_BIN_EXE_bootstrap")));
+    sb.write("/p.toml", MASTER_PROFILE);
+    let before = sb.snapshot();
+    let out = std::process::Command::new("unshare")
+        .args(["--user", "--map-user=65534", "--map-group=65534", "--mount"])
+        .arg(format!("--root={}", sb.root.display()))
+        .args(["/bootstrap", "apply", "--root", "/", "--profile", "/p.toml"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("must run as root"), "{stderr}");
+    assert!(stderr.contains("running as uid 65534"), "{stderr}");
     assert!(stderr.contains("--root DIR"), "{stderr}");
+    sb.assert_unchanged(&before, "a refused apply changes nothing");
 }
 
-fn nix_is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
+/// Copies `binary` to /bootstrap in the sandbox root with the shared libraries `ldd` names,
+/// at their own paths, so that it runs chrooted there.
+fn copy_with_libraries(sb: &Sandbox, binary: &std::path::Path) {
+    std::fs::copy(binary, sb.path("/bootstrap")).unwrap();
+    let ldd = std::process::Command::new("ldd")
+        .arg(binary)
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
+        .unwrap();
+    for lib in String::from_utf8_lossy(&ldd.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+    {
+        let dest = sb.path(lib);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(lib, dest).unwrap();
+    }
 }

@@ -6,7 +6,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== unit and sandbox integration tests"
-cargo test
+# The real-binary tests need Debian's containerd, unpacked once under target/; without it
+# they are compiled as ignored and counted as skipped below.
+if [ -z "${BOOTSTRAP_REAL_CONTAINERD:-}" ]; then
+  BOOTSTRAP_REAL_CONTAINERD=$(bash tests/real-containerd.sh) ||
+    echo "*** cannot unpack Debian's containerd: the real-containerd tests will be SKIPPED"
+  export BOOTSTRAP_REAL_CONTAINERD
+fi
+cargo test 2>&1 | tee target/cargo-test.log
+# One count over every test binary, skipped (ignored) tests apart, each with its reason.
+grep -E '^test .* \.\.\. ignored' target/cargo-test.log | sed 's/^/SKIPPED: /' || true
+awk '/^test result:/ { for (i = 2; i <= NF; i++) { n = $(i - 1) + 0
+    if ($i ~ /^passed/) p += n; if ($i ~ /^failed/) f += n; if ($i ~ /^ignored/) s += n } }
+  END { printf "== cargo tests: %d passed, %d failed, %d skipped\n", p, f, s }' target/cargo-test.log
 
 if [ -x tests/vm/scenarios.sh ]; then
   echo "== real-machine tier (qemu VM)"
