@@ -11,8 +11,14 @@ use std::process::Command;
 
 use bootstrap::formats::containerd_config::{self, Desired, RuntimeFacts, Schema};
 
+#[cfg(real_containerd)]
 fn binary() -> PathBuf {
-    PathBuf::from(option_env!("REAL_CONTAINERD").expect("built with cfg(real_containerd)"))
+    PathBuf::from(env!("REAL_CONTAINERD"))
+}
+
+#[cfg(not(real_containerd))]
+fn binary() -> PathBuf {
+    panic!("BOOTSTRAP_REAL_CONTAINERD was not set when the tests were built")
 }
 
 fn run(binary: &Path, args: &[&str]) -> String {
@@ -88,8 +94,14 @@ fn real_containerd_reads_back_what_we_wrote() {
     );
 }
 
-/// (case, config.toml, drop-ins under /etc/containerd/conf.d)
-const DROP_INS: [(&str, &str, &[(&str, &str)]); 4] = [
+/// (case, config.toml, drop-ins under /etc/containerd/conf.d as (name, text))
+type Case = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const DROP_INS: [Case; 4] = [
     (
         "a drop-in replaces the whole CRI table",
         "version = 2\nimports = [\"/etc/containerd/conf.d/*.toml\"]\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"registry.k8s.io/pause:3.10\"\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n  SystemdCgroup = true\n",
