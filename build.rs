@@ -46,7 +46,13 @@ fn test_machine() {
     println!("cargo::rustc-check-cfg=cfg(real_containerd)");
     println!("cargo:rerun-if-env-changed=BOOTSTRAP_REAL_CONTAINERD");
     let userns = Command::new("unshare")
-        .args(["--user", "--map-user=65534", "--map-group=65534", "--mount", "true"])
+        .args([
+            "--user",
+            "--map-user=65534",
+            "--map-group=65534",
+            "--mount",
+            "true",
+        ])
         .status()
         .is_ok_and(|s| s.success());
     if userns {
