@@ -1223,3 +1223,48 @@ fn profiles_that_would_break_a_cluster_are_refused_with_the_fix() {
         out.stdout
     );
 }
+
+/// A user's planted links: root never writes or chowns through them (the user's directory
+/// is theirs to change at any time), and the step says what it found.
+#[test]
+fn links_planted_in_the_users_home_are_refused() {
+    for (link, to) in [
+        ("/home/vagrant/.kube/config", "../../../etc/shadow"),
+        ("/home/vagrant/.kube", "../../etc"),
+    ] {
+        let cluster = tempfile::tempdir().unwrap();
+        let node = Node::new(cluster.path());
+        generate_bundle(&node);
+        node.sb.write("/etc/shadow", "root:$6$secret:19000::::::\n");
+        let etc = std::fs::metadata(node.sb.path("/etc")).unwrap();
+        node.sb.mkdir("/home/vagrant/.kube");
+        if link.ends_with(".kube") {
+            std::fs::remove_dir(node.sb.path(link)).unwrap();
+        }
+        std::os::unix::fs::symlink(to, node.sb.path(link)).unwrap();
+        let profile = node.sb.profile("single.toml", SINGLE);
+        let out = node.apply(&profile, &[]);
+        assert_eq!(out.status("kubeadm"), "failed", "{link}: {}", out.stdout);
+        let reason = out.reason("kubeadm");
+        assert!(
+            reason.contains(&format!("is a symlink to {to}")),
+            "{reason}"
+        );
+        assert_eq!(
+            node.sb.read("/etc/shadow"),
+            "root:$6$secret:19000::::::\n",
+            "{link}"
+        );
+        assert!(!node.sb.path("/etc/config").exists(), "{link}");
+        let after = std::fs::metadata(node.sb.path("/etc")).unwrap();
+        assert_eq!(
+            (after.uid(), after.mode()),
+            (etc.uid(), etc.mode()),
+            "{link}"
+        );
+        assert!(
+            !node.sb.take_calls().iter().any(|c| c.starts_with("chown")),
+            "{link}: no chown by path"
+        );
+    }
+}

@@ -11,6 +11,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::errno::Errno;
@@ -242,4 +243,109 @@ pub fn append_synced(
     disk.write_all(node_path, file, bytes)?;
     file.flush()?;
     file.sync_data()
+}
+
+/// Why [`create_new_files`] failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{op} {}: {source}", path.display())]
+pub struct NewFilesError {
+    /// What was being done.
+    pub op: &'static str,
+    /// The file or directory.
+    pub path: std::path::PathBuf,
+    /// The cause.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Creates the files `(name, contents, mode)` in the existing directory `dir`, all or none:
+/// each is written to a temporary file (mode set before any byte is written), synced, and
+/// only when every one is durable are they renamed into place, refusing to replace an
+/// existing name (`RENAME_NOREPLACE`). A failure before that (a full disk) leaves no file
+/// at all, so the same command can simply be run again. `disk` is the simulated disk of
+/// the tests ([`Disk::default`] otherwise).
+pub fn create_new_files(
+    disk: &Disk,
+    dir: &Path,
+    files: &[(&str, &[u8], u32)],
+) -> Result<Vec<std::path::PathBuf>, NewFilesError> {
+    let err = |op, path: &Path| {
+        let path = path.to_path_buf();
+        move |e: Errno| NewFilesError {
+            op,
+            path,
+            source: e.into(),
+        }
+    };
+    let fd = open_dir(dir).map_err(err("cannot open directory", dir))?;
+    let mut temps = Vec::new();
+    for (name, contents, mode) in files {
+        let path = dir.join(name);
+        let (temp, mut file) = create_temp(&fd).map_err(|f| NewFilesError {
+            op: f.op,
+            path: path.clone(),
+            source: f.source,
+        })?;
+        fchmod(file.as_fd(), NixMode::from_bits_truncate(*mode))
+            .map_err(err("cannot set the mode of", &path))?;
+        disk.write_all(&path.to_string_lossy(), &mut file, contents)
+            .and_then(|()| file.sync_all())
+            .map_err(|source| NewFilesError {
+                op: "cannot write",
+                path: path.clone(),
+                source,
+            })?;
+        temps.push((temp, *name, path));
+    }
+    let mut written = Vec::new();
+    for (mut temp, name, path) in temps {
+        nix::fcntl::renameat2(
+            fd.as_fd(),
+            OsStr::from_bytes(&temp.name),
+            fd.as_fd(),
+            name,
+            nix::fcntl::RenameFlags::RENAME_NOREPLACE,
+        )
+        .map_err(err("cannot create", &path))?;
+        temp.armed = false;
+        written.push(path);
+    }
+    sync_dir(&fd).map_err(err("cannot sync", dir))?;
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_files_are_all_created_or_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: [(&str, &[u8], u32); 2] = [
+            ("ca.crt", b"certificate", 0o644),
+            ("ca.key", b"private key", 0o600),
+        ];
+        let prefix = dir.path().join("ca.key").display().to_string();
+        let err = create_new_files(&Disk::full_after(&prefix, 3), dir.path(), &files).unwrap_err();
+        assert_eq!(err.source.raw_os_error(), Some(nix::libc::ENOSPC), "{err}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert!(left.is_empty(), "nothing is left: {left:?}");
+        let written = create_new_files(&Disk::default(), dir.path(), &files).unwrap();
+        assert_eq!(written.len(), 2);
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(
+            std::fs::metadata(dir.path().join("ca.key")).unwrap().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("ca.key")).unwrap(),
+            b"private key"
+        );
+        let again = create_new_files(&Disk::default(), dir.path(), &files).unwrap_err();
+        assert_eq!(
+            again.source.raw_os_error(),
+            Some(nix::libc::EEXIST),
+            "{again}"
+        );
+    }
 }

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+pub use atomic::{NewFilesError, create_new_files};
 pub use faults::{Disk, ENOSPC_VAR};
 pub use files::{Mode, STATE_DIR};
 pub use lock::{LockError, NodeLock};

@@ -358,6 +358,38 @@ mod tests {
     }
 
     #[test]
+    fn a_daemon_keeping_the_pipes_open_does_not_hold_the_caller() {
+        // The program exits at once; the daemon it started keeps stdout and stderr open.
+        let started = Instant::now();
+        let out = Command::new("sh")
+            .args(["-c", "sleep 30 & echo $!; echo started >&2"])
+            .timeout(Duration::from_secs(60))
+            .run()
+            .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(out.success() && out.stderr == "started\n", "{out:?}");
+        let daemon: i32 = out.stdout.trim().parse().unwrap();
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(daemon), Signal::SIGKILL);
+        // Past its deadline, with a daemon in a session of its own holding the pipes.
+        let started = Instant::now();
+        let err = Command::new("sh")
+            .args(["-c", "setsid sleep 30 & echo $!; sleep 30"])
+            .timeout(Duration::from_millis(300))
+            .run()
+            .unwrap_err();
+        assert!(matches!(err, RunError::Timeout { .. }), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
     fn feeds_stdin() {
         let out = Command::new("cat").stdin("hello").run().unwrap();
         assert_eq!(out.stdout, "hello");

@@ -10,8 +10,7 @@
 //! - `ca-cert-hash` (0644): `sha256:…` of the CA's public key, for discovery.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::secrets::{Ca, CaHash, CertificateKey, SecretError, Token};
@@ -132,21 +131,12 @@ impl Bundle {
             fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
                 .map_err(io("cannot set mode of", dir))?;
         }
-        let mut written = Vec::new();
-        for (name, contents, mode) in files {
-            let path = dir.join(name);
-            let mut file = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .open(&path)
-                .map_err(io("cannot create", &path))?;
-            file.write_all(contents.as_bytes())
-                .and_then(|()| file.sync_all())
-                .map_err(io("cannot write", &path))?;
-            written.push(path);
-        }
-        Ok(written)
+        let files: Vec<(&str, &[u8], u32)> = files
+            .iter()
+            .map(|(name, contents, mode)| (*name, contents.as_bytes(), *mode))
+            .collect();
+        crate::host::create_new_files(&crate::host::Disk::default(), dir, &files)
+            .map_err(|e| io(e.op, &e.path)(e.source))
     }
 
     /// Reads the bundle in node directory `dir` through the host. Files may be missing (a
