@@ -38,7 +38,10 @@ fn run_reporter(cli: &Cli, args: &RunArgs) -> Box<dyn Reporter> {
 /// Reports an error that stops the command before or outside the engine; returns exit 1.
 fn fail(cli: &Cli, message: &str) -> i32 {
     match cli.output {
-        Output::Json => reporter(cli).event(&Event::Error { message }),
+        Output::Json => reporter(cli).event(&Event::Error {
+            message,
+            diagnostics: &[],
+        }),
         Output::Human => eprintln!("error: {}", message.trim_end()),
     }
     EXIT_ERROR
@@ -78,8 +81,18 @@ fn host(cli: &Cli) -> Host {
     Host::with_disk(cli.root.clone(), disk)
 }
 
+/// Loads a profile; an invalid one is reported with every problem (as data in JSON).
 fn load_profile(cli: &Cli, path: &Path) -> Result<Profile, i32> {
-    Profile::load(path).map_err(|e| fail(cli, &e.to_string()))
+    Profile::load(path).map_err(|e| match cli.output {
+        Output::Json => {
+            reporter(cli).event(&Event::Error {
+                message: &e.to_string(),
+                diagnostics: &e.located(),
+            });
+            EXIT_ERROR
+        }
+        Output::Human => fail(cli, &e.to_string()),
+    })
 }
 
 fn run_steps(cli: &Cli, args: &RunArgs, mode: Mode, lock_wait: Duration) -> i32 {
@@ -294,11 +307,9 @@ pub fn execute(cli: &Cli) -> i32 {
         Cmd::Profile(cmd) => profile_command(cli, cmd),
         Cmd::Render(cmd) => render_command(cli, cmd),
         Cmd::Secrets(cmd) => secrets_command(cli, cmd),
-        Cmd::Version => commands::version::run(&Host::new(cli.root.clone()), cli.output),
-        Cmd::JoinCommand(args) => {
-            commands::join::join_command(&Host::new(cli.root.clone()), cli.output, args)
-        }
-        Cmd::Token(cmd) => commands::join::token(&Host::new(cli.root.clone()), cli.output, cmd),
+        Cmd::Version => commands::version::run(&host(cli), cli.output),
+        Cmd::JoinCommand(args) => commands::join::join_command(&host(cli), cli.output, args),
+        Cmd::Token(cmd) => commands::join::token(&host(cli), cli.output, cmd),
         Cmd::Completions { shell } => refuse_json(cli, "completions").unwrap_or_else(|| {
             let mut script = Vec::new();
             let mut command = crate::cli::command();

@@ -430,3 +430,85 @@ fn readme_documents_exit_codes_and_the_man_page() {
     );
     assert!(readme.contains("64"), "README states the usage exit code");
 }
+
+/// Four mistakes of four kinds: an unknown key, an unknown value, a malformed value of a
+/// required key, and a validation problem.
+const FOUR_MISTAKES: &str = r#"[node]
+name = "n1"
+role = "worker"
+adress = "10.0.0.5"
+
+[swap]
+policy = "offf"
+
+[kubernetes]
+version = "1.35"
+
+[modules]
+load = ["overlay"]
+"#;
+
+#[test]
+fn every_profile_problem_is_reported_at_once() {
+    let sb = Sandbox::new();
+    let profile = sb.profile("four.toml", FOUR_MISTAKES);
+    let path = profile.to_str().unwrap();
+    let out = sb.run(&["profile", "validate", "--profile", path]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains(&format!(
+            "invalid profile {path}: 4 problems; nothing was changed"
+        )),
+        "{}",
+        out.stderr
+    );
+    let located: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with(path)).collect();
+    assert_eq!(
+        located,
+        [
+            format!("{path}:4:1: node.adress: unknown key `adress`"),
+            format!("{path}:7:10: swap.policy: unknown value `offf`"),
+            format!("{path}:10:11: kubernetes.version: invalid Kubernetes version `1.35`"),
+            format!(
+                "{path}:13:8: modules.load: `net.bridge.bridge-nf-call-iptables`, `net.bridge.bridge-nf-call-ip6tables` exist only when br_netfilter is loaded, but modules.load leaves it out"
+            ),
+        ]
+    );
+    // A missing required key is one problem, not followed by what its absence implies.
+    let no_node = sb.profile(
+        "no-node.toml",
+        "[swap]\npolicy = \"of\"\n[hosts]\nentries = 3\n",
+    );
+    let out = sb.run(&["profile", "validate", no_node.to_str().unwrap()]);
+    assert!(out.stderr.contains(": 3 problems;"), "{}", out.stderr);
+}
+
+#[test]
+fn json_errors_carry_structured_diagnostics() {
+    let sb = Sandbox::new();
+    let profile = sb.profile("four.toml", FOUR_MISTAKES);
+    let path = profile.to_str().unwrap();
+    for args in [
+        vec!["--output", "json", "profile", "validate", "--profile", path],
+        vec!["--output", "json", "plan", "--profile", path],
+    ] {
+        let out = sb.run(&args);
+        assert_eq!(out.code, 1);
+        let event: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+        assert_eq!(event["event"], "error");
+        let d = event["diagnostics"].as_array().unwrap();
+        assert_eq!(d.len(), 4, "{event}");
+        assert_eq!(
+            d[0],
+            serde_json::json!({
+                "file": path, "line": 4, "column": 1, "key": "node.adress",
+                "message": "unknown key `adress`",
+                "expected": "one of: name, role, address",
+                "help": "did you mean `address`?",
+            })
+        );
+        assert_eq!(d[2]["key"], "kubernetes.version");
+        assert_eq!(d[2]["expected"], "MAJOR.MINOR.PATCH such as 1.31.4");
+        assert_eq!(d[3]["line"], 13);
+    }
+}

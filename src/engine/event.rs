@@ -132,5 +132,9 @@ pub enum Event<'a> {
     Error {
         /// What went wrong, with its location and fix.
         message: &'a str,
+        /// For an invalid profile: every problem as data (file, line, column, key, message,
+        /// expected, help).
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        diagnostics: &'a [crate::profile::structured::Located],
     },
 }

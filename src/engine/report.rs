@@ -183,7 +183,7 @@ impl<W: Write> Reporter for HumanReporter<W> {
                     let _ = writeln!(self.out, "{advice}");
                 }
             }
-            Event::Error { message } => {
+            Event::Error { message, .. } => {
                 eprintln!("error: {message}");
             }
         }

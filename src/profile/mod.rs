@@ -1,6 +1,7 @@
 //! The declarative profile (TOML): types with defaults, loading, and validation whose errors
 //! name file, line, column, key, expectation and fix.
 
+mod collect;
 pub mod conceal;
 pub mod containerd;
 pub mod diagnostic;
@@ -11,6 +12,7 @@ pub mod kubernetes;
 pub mod locate;
 pub mod node;
 pub mod packages;
+pub mod structured;
 pub mod swap;
 pub mod validate;
 pub mod values;
@@ -60,14 +62,21 @@ impl Profile {
         let fail = |diagnostics| ProfileError::new(file, source, diagnostics);
         let doc = toml_edit::Document::parse(source)
             .map_err(|e| fail(vec![diagnostic::from_syntax(&e, source)]))?;
-        let profile: Profile =
-            toml::from_str(source).map_err(|e| fail(vec![diagnostic::from_serde(&e, &doc)]))?;
-        let mut problems = validate::validate(&profile);
-        if problems.is_empty() {
-            return Ok(profile);
-        }
-        for d in &mut problems {
-            d.span = locate::span_of(&doc, &d.path);
+        // Every problem at once: all deserialisation problems, then validation of what
+        // deserialised (except at keys whose value is a stand-in for a bad one).
+        let collected = collect::collect(source);
+        let mut problems = collected.problems;
+        if let Some(profile) = collected.profile {
+            let checked = validate::validate(&profile)
+                .into_iter()
+                .filter(|d| !collected.replaced.iter().any(|r| d.path.starts_with(r)));
+            for mut d in checked {
+                d.span = locate::span_of(&doc, &d.path);
+                problems.push(d);
+            }
+            if problems.is_empty() {
+                return Ok(profile);
+            }
         }
         problems.sort_by_key(|d| d.span.as_ref().map_or(usize::MAX, |s| s.start));
         Err(fail(problems))
