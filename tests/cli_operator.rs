@@ -512,3 +512,73 @@ fn json_errors_carry_structured_diagnostics() {
         assert_eq!(d[3]["line"], 13);
     }
 }
+
+#[test]
+fn kubernetes_versions_outside_the_supported_range_are_located_errors() {
+    let sb = Sandbox::new();
+    for (version, ok) in [
+        ("1.23.17", false),
+        ("1.24.0", true),
+        ("1.37.1", true),
+        ("1.38.0", false),
+    ] {
+        let profile = sb.profile(
+            "v.toml",
+            &format!(
+                "[node]\nname = \"n\"\nrole = \"worker\"\n\n[kubernetes]\nversion = \"{version}\"\n"
+            ),
+        );
+        let out = sb.run(&["profile", "validate", profile.to_str().unwrap()]);
+        assert_eq!(out.code == 0, ok, "{version}: {}", out.stderr);
+        if !ok {
+            assert!(
+                out.stderr.contains(&format!(
+                    ":6:11: kubernetes.version: Kubernetes {version} is outside the supported range"
+                )),
+                "{}",
+                out.stderr
+            );
+            assert!(
+                out.stderr
+                    .contains("expected: a release from 1.24.0 to 1.37.x"),
+                "{}",
+                out.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn containerd_too_old_for_the_kubernetes_minor_is_warned_about() {
+    let sb = Sandbox::new();
+    sb.write("/usr/bin/containerd", "");
+    // The containerd stand-in reports Debian 12's 1.6.20~ds1 by default.
+    for (version, warned) in [("1.35.2", true), ("1.31.4", true)] {
+        let profile = sb.profile(
+            "c.toml",
+            &format!("[node]\nname = \"n\"\nrole = \"worker\"\naddress = \"10.0.0.5\"\n[kubernetes]\nversion = \"{version}\"\n"),
+        );
+        let out = sb.json("plan", &profile, &["--only", "containerd"]);
+        let warnings = out.notes("warning");
+        assert_eq!(
+            warnings
+                .iter()
+                .any(|w| w.contains("is not recommended for Kubernetes")),
+            warned,
+            "{version}: {warnings:?}"
+        );
+    }
+    sb.write("/.standin/containerd-version", "2.2.1");
+    let profile = sb.profile(
+        "c.toml",
+        "[node]\nname = \"n\"\nrole = \"worker\"\naddress = \"10.0.0.5\"\n[kubernetes]\nversion = \"1.35.2\"\n",
+    );
+    let out = sb.json("plan", &profile, &["--only", "containerd"]);
+    assert!(
+        !out.notes("warning")
+            .iter()
+            .any(|w| w.contains("not recommended")),
+        "{:?}",
+        out.notes("warning")
+    );
+}

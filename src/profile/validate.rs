@@ -376,6 +376,7 @@ pub fn validate(profile: &Profile) -> Vec<Diagnostic> {
     check_kernel(profile, &mut out);
     check_containerd(profile, &mut out);
     check_packages(profile, &mut out);
+    super::kubernetes::validate(profile, &mut out);
     super::kubeadm::validate(profile, &mut out);
     out
 }

@@ -43,7 +43,10 @@ pub fn installed_version(host: &Host) -> Result<Option<String>, HostError> {
 }
 
 /// The pause image kubeadm will expect: asked from kubeadm when it is installed, else the
-/// documented default for the version. `None` without a `[kubernetes]` section.
+/// documented default for the version. `None` without a `[kubernetes]` section, or for a
+/// minor beyond bootstrap's table while kubeadm is not installed yet (plan on a fresh node;
+/// apply installs kubeadm in the packages step first): then the sandbox image is left as
+/// configured, with a warning, never guessed.
 fn kubeadm_pause_image(ctx: &Context, plan: &mut Plan) -> Result<Option<String>, HostError> {
     let Some(k8s) = &ctx.profile.kubernetes else {
         return Ok(None);
@@ -58,25 +61,34 @@ fn kubeadm_pause_image(ctx: &Context, plan: &mut Plan) -> Result<Option<String>,
         "--image-repository",
         &k8s.image_repository,
     ]);
-    match ctx.host.run(&command) {
-        Ok(out) if out.success() => Ok(Some(
-            out.stdout
-                .lines()
-                .map(str::trim)
-                .find(|l| l.contains("/pause:"))
-                .map_or(fallback, str::to_string),
-        )),
+    let asked = match ctx.host.run(&command) {
+        Ok(out) if out.success() => out
+            .stdout
+            .lines()
+            .map(str::trim)
+            .find(|l| l.contains("/pause:"))
+            .map(str::to_string),
         Ok(out) => {
-            plan.warn(format!(
-                "`{}` failed ({}); using the documented pause image {fallback}",
-                command.display(),
-                out.tail(1)
-            ));
-            Ok(Some(fallback))
+            if let Some(fallback) = &fallback {
+                plan.warn(format!(
+                    "`{}` failed ({}); using the documented pause image {fallback}",
+                    command.display(),
+                    out.tail(1)
+                ));
+            }
+            None
         }
-        Err(HostError::Run(crate::host::RunError::NotFound { .. })) => Ok(Some(fallback)),
-        Err(e) => Err(e),
+        Err(HostError::Run(crate::host::RunError::NotFound { .. })) => None,
+        Err(e) => return Err(e),
+    };
+    let image = asked.or(fallback);
+    if image.is_none() {
+        plan.warn(format!(
+            "the pause image of Kubernetes {} comes from `kubeadm config images list` (bootstrap's table stops before this minor) and kubeadm is not installed yet: the sandbox image is left as configured; set containerd.sandbox_image, or apply again once the packages step installed kubeadm",
+            k8s.version
+        ));
     }
+    Ok(image)
 }
 
 /// What the profile wants in containerd's config.
@@ -165,10 +177,15 @@ impl Step for ContainerdStep {
     fn plan(&self, ctx: &Context) -> Result<Plan, StepError> {
         let host = ctx.host;
         let cfg = &ctx.profile.containerd;
-        if installed_version(host)?.is_none() {
+        let Some(version) = installed_version(host)? else {
             return plan_install(ctx);
-        }
+        };
         let mut plan = Plan::default();
+        if let Some(k8s) = &ctx.profile.kubernetes
+            && let Some(warning) = kubernetes::containerd_support(k8s.version, &version)
+        {
+            plan.warn(warning);
+        }
         let want = desired(ctx, &mut plan)?;
         let old = host.read(&cfg.config_path)?;
         let base = match &old {
