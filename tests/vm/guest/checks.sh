@@ -3,6 +3,21 @@ bs=/usr/local/bin/bootstrap
 profile=/etc/bootstrap/profile.toml
 failed_checks=0
 
+# The guest's logs a failure needs, copied to the share when the script ends (the host
+# prints them when a boot has a failed check).
+save_logs() {
+    local d=/mnt/share/logs u
+    mkdir -p "$d"
+    for u in bootstrap bootstrap-cluster kubelet containerd cloud-final; do
+        journalctl -b -u "$u.service" --no-pager >"$d/journal-$u.log" 2>&1
+    done
+    cp /var/log/cloud-init-output.log /var/log/bootstrap/*.json /var/log/kubeadm-standin.log \
+        /var/log/kubelet-standin.starts "$d/" 2>/dev/null
+    systemctl list-jobs --no-pager >"$d/systemctl-list-jobs.log" 2>&1
+    return 0
+}
+trap save_logs EXIT
+
 # check DESCRIPTION COMMAND...: run COMMAND, print ok/FAIL.
 check() {
     local what=$1
@@ -50,3 +65,17 @@ prep_holds() {
     check "containerd active" systemctl is-active containerd
     check "SystemdCgroup = true in containerd config dump" systemd_cgroup
 }
+
+# prop UNIT PROPERTY: one systemd property of a unit.
+prop() { systemctl show -p "$2" --value "$1"; }
+# oneshot_done UNIT: a oneshot unit ran in this boot and ended active (exited) with exit 0.
+oneshot_done() {
+    [ "$(prop "$1" ActiveState)/$(prop "$1" SubState)" = active/exited ] \
+        && [ "$(prop "$1" Result)" = success ] \
+        && [ "$(prop "$1" ExecMainStatus)" = 0 ] \
+        && [ "$(prop "$1" ExecMainStartTimestampMonotonic)" -gt 0 ]
+}
+# journal_lines: lines in bootstrap's change journal (one per change applied).
+journal_lines() { wc -l </var/lib/bootstrap/journal.jsonl; }
+# kubelet_starts: how many times the kubelet stand-in started in this boot.
+kubelet_starts() { grep -c "^$(cat /proc/sys/kernel/random/boot_id) " /var/log/kubelet-standin.starts 2>/dev/null || echo 0; }

@@ -45,3 +45,23 @@ bad_profile() {
 scenario first-boot first_boot
 scenario idempotent idempotent
 scenario bad-profile bad_profile
+
+# Set-up for the next boots (not a scenario): the shipped units enabled as README says, the
+# kubelet's unit as pkgs.k8s.io ships it with a stand-in kubelet, and the change journal's
+# length, so the reboot can show that nothing was re-applied at boot.
+install_units() {
+    install -m 0644 /mnt/share/units/bootstrap.service /mnt/share/units/bootstrap-cluster.service /etc/systemd/system/
+    install -m 0644 /mnt/share/units/kubelet.service /usr/lib/systemd/system/kubelet.service
+    install -D -m 0644 /mnt/share/units/10-kubeadm.conf /usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf
+    install -m 0755 /mnt/share/standins/kubelet /usr/bin/kubelet
+    systemctl daemon-reload
+    systemctl enable bootstrap.service bootstrap-cluster.service kubelet.service
+    mkdir -p /var/lib/vm-test
+    journal_lines >/var/lib/vm-test/journal-lines
+}
+if install_units >/tmp/install-units.log 2>&1; then
+    echo "set-up: bootstrap.service, bootstrap-cluster.service and kubelet.service enabled; journal has $(cat /var/lib/vm-test/journal-lines) lines"
+else
+    echo "set-up FAILED: installing the units"
+    cat /tmp/install-units.log
+fi
