@@ -23,7 +23,9 @@ vm_elapsed() { awk -v s="$1" -v e="$(vm_now)" 'BEGIN { printf "%.1f", e - s }'; 
 # qemu-system-x86 (see /work/shared/VM.md).
 vm_ensure_host_deps() {
     local missing=() cmd
-    for cmd in qemu-system-x86_64 qemu-img debootstrap genisoimage mkfs.ext4 flock; do
+    # apt-ftparchive, dpkg-scanpackages, gpg: make-repo.sh's signed apt repository.
+    for cmd in qemu-system-x86_64 qemu-img debootstrap genisoimage mkfs.ext4 flock \
+        apt-ftparchive dpkg-scanpackages gpg; do
         command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
     done
     [[ ${#missing[@]} -eq 0 ]] && return 0
@@ -31,7 +33,7 @@ vm_ensure_host_deps() {
     vm_log "installing host packages (missing: ${missing[*]})"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >&2
-    local pkgs=(qemu-system-x86 debootstrap genisoimage e2fsprogs util-linux)
+    local pkgs=(qemu-system-x86 debootstrap genisoimage e2fsprogs util-linux apt-utils dpkg-dev gnupg)
     if ! apt-get install -y -q --no-install-recommends --allow-downgrades \
             "${pkgs[@]}" 'qemu-utils=1:7.2+dfsg-7+deb12u18+b3' >&2; then
         # The pinned version is gone (newer point release): pin qemu-utils to

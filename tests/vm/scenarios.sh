@@ -109,14 +109,17 @@ cp "$share/first-boot.sh" "$share/run.sh"
 # apt_user_data: the apt node's cloud-config. bootcmd starts an unattended-upgrades
 # stand-in holding dpkg's lock (as cloud images do at first boot); runcmd serves the
 # repository on loopback, releases the lock 5 s after the agent says it is waiting (or after
-# 120 s), and runs the apply.
+# 120 s), and runs the apply. bootcmd runs inside cloud-init.service, which is ordered
+# before sysinit.target: a transient unit with default dependencies (After=sysinit.target)
+# would wait for cloud-init, which waits for systemd-run; hence --no-block and
+# DefaultDependencies=no (tried: without them the boot hangs there).
 apt_user_data() {
     local holder
     holder="$(base64 -w0 "$VM_DIR/guest/unattended-upgrade")"
     cat <<USERDATA
 #cloud-config
 bootcmd:
-  - [sh, -c, 'echo $holder | base64 -d >/usr/local/sbin/unattended-upgrade && chmod 0755 /usr/local/sbin/unattended-upgrade && systemd-run --quiet --unit=unattended-upgrades /usr/local/sbin/unattended-upgrade /run/release-dpkg']
+  - [sh, -c, 'echo $holder | base64 -d >/usr/local/sbin/unattended-upgrade && chmod 0755 /usr/local/sbin/unattended-upgrade && systemd-run --quiet --no-block -p DefaultDependencies=no --unit=unattended-upgrades /usr/local/sbin/unattended-upgrade /run/release-dpkg']
 write_files:
   - path: /etc/bootstrap/profile.toml
     permissions: "0644"

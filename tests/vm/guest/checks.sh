@@ -11,7 +11,7 @@ save_logs() {
     for u in bootstrap bootstrap-cluster kubelet containerd cloud-final; do
         journalctl -b -u "$u.service" --no-pager >"$d/journal-$u.log" 2>&1
     done
-    cp /var/log/cloud-init-output.log /var/log/bootstrap/*.json /var/log/kubeadm-standin.log \
+    cp /var/log/cloud-init-output.log /var/log/bootstrap/*.json /var/log/kubeadm-standin.log /tmp/*.out \
         /var/log/kubelet-standin.starts "$d/" 2>/dev/null
     systemctl list-jobs --no-pager >"$d/systemctl-list-jobs.log" 2>&1
     return 0
