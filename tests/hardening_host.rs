@@ -110,7 +110,12 @@ fn kernel_parameter_links_never_lead_outside_the_root() {
             symlink(rel, &link).unwrap();
         }
         let profile = sb.profile("p.toml", MASTER_PROFILE);
-        let _ = apply(&sb, &profile, &[], &["--only", "modules,sysctl"]);
+        let _ = apply(
+            &sb,
+            &profile,
+            &[],
+            &["--only", "modules", "--only", "sysctl"],
+        );
         assert_eq!(
             std::fs::read_to_string(&outside).unwrap(),
             "0\n",
@@ -414,4 +419,119 @@ fn created_directories_do_not_follow_the_umask() {
     assert_eq!(mode(&sb.path("/etc/sysctl.d")), 0o755);
     assert_eq!(mode(&sb.path("/var/lib/bootstrap")), 0o700);
     assert_eq!(mode(&sb.path("/var/lib")), 0o755);
+}
+
+/// A container's /etc/hosts is a file bind-mounted onto itself: it cannot be renamed over
+/// (EBUSY), so it is written in place. The bind mount lives in a private mount namespace of
+/// the test (`unshare`), never on this machine.
+#[test]
+fn a_bind_mounted_file_is_written_in_place() {
+    let sb = Sandbox::new();
+    let profile = sb.profile("p.toml", MASTER_PROFILE);
+    let source = sb.dir.path().join("hosts-of-the-container");
+    std::fs::write(&source, HOSTS).unwrap();
+    let inner = sb.command();
+    let mut command = std::process::Command::new("unshare");
+    if !nix::unistd::geteuid().is_root() {
+        command.arg("--map-root-user");
+    }
+    command
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg("mount --bind \"$0\" \"$1\" && shift && exec \"$@\"")
+        .arg(&source)
+        .arg(sb.path("/etc/hosts"))
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .args(["apply", "--output", "json", "--only", "hosts", "--profile"])
+        .arg(&profile);
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => command.env(k, v),
+            None => command.env_remove(k),
+        };
+    }
+    let out = command
+        .output()
+        .expect("unshare(1) from util-linux runs this test");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("\"status\":\"changed\""), "{stdout}");
+    let written = std::fs::read_to_string(&source).unwrap();
+    assert!(written.contains("192.168.33.14 worker-1\n"), "{written}");
+    assert!(written.starts_with("127.0.0.1\tlocalhost\n"), "{written}");
+}
+
+#[test]
+fn apply_output_tells_made_failed_and_not_attempted_changes_apart() {
+    let mut sb = Sandbox::new();
+    let profile = sb.profile("p.toml", MASTER_PROFILE);
+    sb.fail = "swapoff".into();
+    let out = sb.json("apply", &profile, &["--only", "swap"]);
+    assert_eq!(out.status("swap"), "failed", "{}", out.stdout);
+    let outcomes: Vec<(String, String)> = out
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "change" && e["step"] == "swap")
+        .map(|e| {
+            (
+                e["summary"].as_str().unwrap().to_string(),
+                e["outcome"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert!(outcomes.len() > 2, "{outcomes:?}");
+    assert_eq!(outcomes[0].1, "failed", "{outcomes:?}");
+    assert!(
+        outcomes[1..].iter().all(|(_, o)| o == "not_attempted"),
+        "{outcomes:?}"
+    );
+    let human = sb.run(&[
+        "apply",
+        "--only",
+        "swap",
+        "--profile",
+        profile.to_str().unwrap(),
+    ]);
+    assert!(
+        human
+            .stdout
+            .contains("  x turn off swap on /swapfile (file) (failed)"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        human.stdout.contains(" (not attempted)"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        !human.stdout.contains("  + "),
+        "nothing was made: {}",
+        human.stdout
+    );
+
+    // The change made before a failure is marked made.
+    sb.fail = "modprobe".into();
+    let out = sb.json("apply", &profile, &["--only", "modules"]);
+    let outcomes: Vec<String> = out
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "change" && e["step"] == "modules")
+        .map(|e| e["outcome"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(outcomes, ["done", "failed"], "{}", out.stdout);
+    sb.fail.clear();
+    let out = sb.json("apply", &profile, &["--only", "swap"]);
+    assert!(
+        out.events()
+            .iter()
+            .filter(|e| e["event"] == "change")
+            .all(|e| e["outcome"] == "done"),
+        "{}",
+        out.stdout
+    );
 }

@@ -46,6 +46,18 @@ impl Status {
     }
 }
 
+/// What became of one change in apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeOutcome {
+    /// Carried out.
+    Done,
+    /// Tried, and it failed (the step's reason says why).
+    Failed,
+    /// Not tried: an earlier change of the step failed.
+    NotAttempted,
+}
+
 /// Counts and time of a whole run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
@@ -87,7 +99,8 @@ pub enum Event<'a> {
         /// Step name.
         step: &'a str,
     },
-    /// A change planned (plan, check) or being made (apply).
+    /// A change planned (plan, check), or, in apply, reported once the step's apply ended
+    /// with what became of it.
     Change {
         /// Step name.
         step: &'a str,
@@ -96,6 +109,9 @@ pub enum Event<'a> {
         /// Unified diff for files.
         #[serde(skip_serializing_if = "Option::is_none")]
         diff: Option<&'a str>,
+        /// Apply only: carried out, failed, or not attempted.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        outcome: Option<ChangeOutcome>,
     },
     /// A warning or information from a step.
     Note {

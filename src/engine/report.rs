@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::event::{Event, Mode, Status};
+use super::event::{ChangeOutcome, Event, Mode, Status};
 
 /// Receives the events of a run.
 pub trait Reporter {
@@ -101,9 +101,21 @@ impl<W: Write> Reporter for HumanReporter<W> {
                 }
             }
             Event::StepStarted { .. } => self.details.clear(),
-            Event::Change { summary, diff, .. } => {
-                let mark = if self.mode == Mode::Apply { "+" } else { "~" };
-                self.details.push(format!("  {mark} {summary}"));
+            Event::Change {
+                summary,
+                diff,
+                outcome,
+                ..
+            } => {
+                let line = match outcome {
+                    None => format!("  ~ {summary}"),
+                    Some(ChangeOutcome::Done) => format!("  + {summary}"),
+                    Some(ChangeOutcome::Failed) => format!("  x {summary} (failed)"),
+                    Some(ChangeOutcome::NotAttempted) => {
+                        format!("  - {summary} (not attempted)")
+                    }
+                };
+                self.details.push(line);
                 if self.mode != Mode::Apply
                     && let Some(diff) = diff
                 {

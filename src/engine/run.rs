@@ -2,8 +2,8 @@
 
 use std::time::Instant;
 
-use super::change::{Note, Plan};
-use super::event::{Event, Mode, Status, Summary};
+use super::change::{Action, Change, Note, Plan};
+use super::event::{ChangeOutcome, Event, Mode, Status, Summary};
 use super::report::Reporter;
 use super::step::{Context, Step, StepError};
 
@@ -43,7 +43,7 @@ struct Outcome {
     reason: Option<String>,
 }
 
-fn report_plan(reporter: &mut dyn Reporter, step: &str, plan: &Plan) {
+fn report_notes(reporter: &mut dyn Reporter, step: &str, plan: &Plan) {
     for note in &plan.notes {
         let (level, message) = match note {
             Note::Warning(m) => ("warning", m),
@@ -55,13 +55,54 @@ fn report_plan(reporter: &mut dyn Reporter, step: &str, plan: &Plan) {
             message,
         });
     }
-    for change in &plan.changes {
+}
+
+fn report_changes(
+    reporter: &mut dyn Reporter,
+    step: &str,
+    changes: &[Change],
+    outcome: impl Fn(usize) -> Option<ChangeOutcome>,
+) {
+    for (i, change) in changes.iter().enumerate() {
         reporter.event(&Event::Change {
             step,
             summary: &change.summary,
             diff: change.diff.as_deref(),
+            outcome: outcome(i),
         });
     }
+}
+
+/// What became of each change of a plan whose apply failed, found by observing again: a
+/// change no longer planned was carried out; of the others, the first failed and the rest
+/// were not attempted (apply stops at the first failure).
+fn after_failure(step: &dyn Step, ctx: &Context, plan: &Plan) -> Vec<ChangeOutcome> {
+    let again: Option<Vec<String>> = step
+        .plan(ctx)
+        .ok()
+        .map(|p| p.changes.into_iter().map(|c| c.summary).collect());
+    let mut outcomes = Vec::new();
+    let mut failed = false;
+    for change in &plan.changes {
+        let gone = match (&again, &change.action) {
+            (None, _) => false,
+            (Some(now), Action::Replan) => now.is_empty(),
+            (Some(now), _) => !now.contains(&change.summary),
+        };
+        outcomes.push(match (gone, failed) {
+            (true, false) => ChangeOutcome::Done,
+            (false, false) => {
+                failed = true;
+                ChangeOutcome::Failed
+            }
+            (_, true) => ChangeOutcome::NotAttempted,
+        });
+    }
+    if !failed && let Some(last) = outcomes.last_mut() {
+        // Every change looks made, yet apply failed: the last one did not finish.
+        *last = ChangeOutcome::Failed;
+    }
+    outcomes
 }
 
 impl Outcome {
@@ -82,13 +123,20 @@ fn apply_and_verify(
     plan: &Plan,
     reporter: &mut dyn Reporter,
 ) -> Result<usize, StepError> {
-    let extra = Plan {
-        changes: step.apply(ctx, plan)?,
-        ..Plan::default()
+    let name = step.name();
+    let extra = match step.apply(ctx, plan) {
+        Ok(extra) => extra,
+        Err(e) => {
+            let outcomes = after_failure(step, ctx, plan);
+            report_changes(reporter, name, &plan.changes, |i| outcomes.get(i).copied());
+            return Err(e);
+        }
     };
-    report_plan(reporter, step.name(), &extra);
+    let done = |_| Some(ChangeOutcome::Done);
+    report_changes(reporter, name, &plan.changes, done);
+    report_changes(reporter, name, &extra, done);
     step.verify(ctx)?;
-    Ok(plan.changes.len() + extra.changes.len())
+    Ok(plan.changes.len() + extra.len())
 }
 
 fn run_step(step: &dyn Step, ctx: &Context, mode: Mode, reporter: &mut dyn Reporter) -> Outcome {
@@ -103,7 +151,10 @@ fn run_step(step: &dyn Step, ctx: &Context, mode: Mode, reporter: &mut dyn Repor
         Ok(plan) => plan,
         Err(e) => return failed(e, 0),
     };
-    report_plan(reporter, step.name(), &plan);
+    report_notes(reporter, step.name(), &plan);
+    if mode != Mode::Apply {
+        report_changes(reporter, step.name(), &plan.changes, |_| None);
+    }
     if let Some(reason) = plan.skipped.clone() {
         return Outcome::new(Status::Skipped, 0, Some(reason));
     }

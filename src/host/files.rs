@@ -137,6 +137,22 @@ impl Host {
         }
     }
 
+    /// Creates the missing directories of a file about to be written: [`DIR_MODE`], or
+    /// [`PRIVATE_DIR_MODE`] inside the state directory. A path that resolved through too
+    /// many symlinks is refused here, before anything is created.
+    fn make_parent_dirs(&self, dir: &Path) -> Result<(), HostError> {
+        if dir.starts_with(self.root.join(resolve::LOOP)) {
+            return Err(io_err("cannot resolve", dir)(
+                std::io::Error::from_raw_os_error(nix::libc::ELOOP),
+            ));
+        }
+        if dir.starts_with(self.path(STATE_DIR)) {
+            self.make_state_dirs(dir)
+        } else {
+            self.make_dirs(dir, DIR_MODE)
+        }
+    }
+
     /// Creates the resolved directory `dir` inside the state directory: the state directory's
     /// parents get [`DIR_MODE`], the state directory and everything below it
     /// [`PRIVATE_DIR_MODE`].
@@ -174,7 +190,7 @@ impl Host {
             return Ok(());
         }
         let (dir, name) = split(&target);
-        self.make_dirs(dir, DIR_MODE)?;
+        self.make_parent_dirs(dir)?;
         let backup = self.backup_once(node_path, &target)?;
         let owner = existing
             .as_ref()
@@ -279,7 +295,7 @@ impl Host {
         let existed = fs::symlink_metadata(&path).is_ok();
         let backup = self.backup_once(node_path, &path)?;
         let (dir, _) = split(&path);
-        self.make_dirs(dir, DIR_MODE)?;
+        self.make_parent_dirs(dir)?;
         let lexical = resolve::lexical(node_path);
         self.link_atomically(&path, link_target, || {
             self.record_pending(&lexical)?;
@@ -463,6 +479,35 @@ mod tests {
         host.remove_file("swap", "/etc/systemd/system/swap.target")
             .unwrap();
         assert!(!host.exists("/etc/systemd/system/swap.target"));
+    }
+
+    #[test]
+    fn a_symlink_loop_creates_nothing() {
+        let (_dir, host) = sandbox();
+        fs::create_dir_all(host.path("/etc")).unwrap();
+        std::os::unix::fs::symlink("b", host.root().join("etc/a")).unwrap();
+        std::os::unix::fs::symlink("a", host.root().join("etc/b")).unwrap();
+        let err = host
+            .write_file("s", "/etc/a/x", b"x", Mode::KeepOr(0o644))
+            .unwrap_err();
+        assert!(err.to_string().contains("cannot resolve"), "{err}");
+        assert!(!host.root().join(resolve::LOOP).exists());
+    }
+
+    #[test]
+    fn state_files_get_private_directories() {
+        let (_dir, host) = sandbox();
+        host.write_file(
+            "k",
+            "/var/lib/bootstrap/kubeadm/init.yaml",
+            b"x",
+            Mode::Exact(0o600),
+        )
+        .unwrap();
+        let mode = |p: &str| fs::metadata(host.path(p)).unwrap().mode() & 0o777;
+        assert_eq!(mode("/var/lib/bootstrap"), 0o700);
+        assert_eq!(mode("/var/lib/bootstrap/kubeadm"), 0o700);
+        assert_eq!(mode("/var/lib"), 0o755);
     }
 
     #[test]

@@ -239,8 +239,9 @@ impl Step for ContainerdStep {
                 systemctl("restart"),
             ));
         } else if host.is_pending(&systemctl("restart")) {
+            plan.info("an earlier run changed containerd's configuration and stopped before restarting it");
             plan.push(Change::run(
-                "restart containerd (an earlier run changed its configuration and stopped before restarting it)",
+                "restart containerd (its configuration changed)",
                 systemctl("restart"),
             ));
         } else if unit_state(host, "is-active")? != "active" {
