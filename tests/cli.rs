@@ -92,7 +92,7 @@ fn version_and_completions() {
 }
 
 #[test]
-fn the_cloud_init_example_carries_a_valid_profile_and_installs_the_binary() {
+fn the_cloud_init_example_carries_a_valid_profile_and_runs_the_binary_it_installs() {
     let sb = Sandbox::new();
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cloud-init/user-data.yaml");
@@ -108,9 +108,38 @@ fn the_cloud_init_example_carries_a_valid_profile_and_installs_the_binary() {
     let file = sb.profile("cloud-init.toml", &profile);
     let out = sb.run(&["profile", "validate", file.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{profile}\n{}", out.stderr);
-    assert!(
-        text.contains("# bootstrap-binary"),
-        "the VM tier replaces this line"
+    // As cloud-init reads it (YAML): write_files puts the profile where runcmd's apply
+    // reads it, and an earlier runcmd entry writes an executable file at the path that
+    // apply runs (the VM tier swaps that entry, marked `bootstrap-binary`, for a copy).
+    let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let written = doc["write_files"][0]["path"].as_str().unwrap();
+    let runcmd: Vec<&str> = doc["runcmd"]
+        .as_sequence()
+        .expect("a runcmd list")
+        .iter()
+        .map(|c| c.as_str().expect("runcmd entries are shell strings"))
+        .collect();
+    let apply = runcmd
+        .iter()
+        .position(|c| c.contains(" apply --profile "))
+        .expect("a runcmd entry runs apply");
+    let binary = runcmd[apply].split_whitespace().next().unwrap();
+    assert_eq!(
+        runcmd[apply].split_whitespace().nth(3),
+        Some(written),
+        "apply reads the profile write_files wrote"
     );
-    assert!(text.contains("bootstrap apply --profile /etc/bootstrap/profile.toml"));
+    let install = runcmd[..apply]
+        .iter()
+        .find(|c| c.contains(&format!("-o {binary} ")) || c.contains(&format!("-fsSLo {binary} ")))
+        .unwrap_or_else(|| panic!("no runcmd entry before apply writes {binary}"));
+    assert!(
+        text.lines()
+            .any(|l| l.contains("# bootstrap-binary") && l.contains(install)),
+        "the install entry is the line the VM tier swaps"
+    );
+    assert!(
+        install.contains(&format!("chmod 0755 {binary}")),
+        "{install}"
+    );
 }

@@ -643,9 +643,11 @@ fn diagnosis_swap_on() {
     let (_cluster, node, profile, why) = failing_init(|_| {}, &["--skip", "swap"]);
     assert!(why.contains("likely cause: swap is on"), "{why}");
     assert!(why.contains("/proc/swaps lists /swapfile (file)"), "{why}");
+    // The journal excerpt is quoted in the report (the words are the kubeadm stand-in's
+    // kubelet journal, so this proves the quoting, not the kubelet's wording).
     assert!(
         why.contains("running with swap on is not supported"),
-        "the kubelet's own words: {why}"
+        "the kubelet journal is quoted: {why}"
     );
     assert!(why.contains("fix: turn swap off now and at boot"), "{why}");
     half_done_is_reported(&node, &profile, &["--skip", "swap"], "swap is on");
@@ -1221,6 +1223,31 @@ fn profiles_that_would_break_a_cluster_are_refused_with_the_fix() {
             .contains("criSocket: unix:///run/k8s/containerd.sock\n"),
         "{}",
         out.stdout
+#[test]
+fn a_node_that_never_becomes_ready_fails_after_the_ready_timeout() {
+    let cluster = tempfile::tempdir().unwrap();
+    let node = Node::new(cluster.path());
+    generate_bundle(&node);
+    let text = SINGLE.replace("[kubeadm]\n", "[kubeadm]\nready_timeout = \"1s\"\n");
+    let profile = node.sb.profile("single.toml", &text);
+    // kubectl reports the node's Ready condition as False (a CNI that never starts).
+    node.sb.write("/.standin/node-ready", "False");
+    let started = std::time::Instant::now();
+    let out = node.apply(&profile, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let why = reason(&out, "kubeadm");
+    assert!(why.contains("node k8s-single was not Ready after"), "{why}");
+    assert!(why.contains("Ready=False"), "{why}");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    let polls = node
+        .sb
+        .take_calls()
+        .iter()
+        .filter(|c| c.starts_with("kubectl ") && c.contains(" get node k8s-single "))
+        .count();
+    assert!(
+        polls > 1,
+        "Ready is polled until the timeout, not asked once: {polls}"
     );
 }
 

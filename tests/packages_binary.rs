@@ -376,8 +376,11 @@ fn server_errors_are_retried_until_the_download_succeeds() {
     assert_eq!(sb.read("/usr/local/bin/kubeadm"), fake_program("1.31.4"));
 }
 
+/// An apply against an endpoint throttled to 2 kB/s (a fraction of a second per fake
+/// program) still installs: throttled responses are read to the end. The stall timeout
+/// itself is checked by the next test.
 #[test]
-fn a_slow_endpoint_still_delivers() {
+fn a_throttled_endpoint_still_delivers() {
     let sb = Sandbox::new();
     let (server, _) = server_with_release();
     let kubelet = kube_path("1.31.4", "kubelet");
@@ -385,6 +388,47 @@ fn a_slow_endpoint_still_delivers() {
     let out = apply(&sb, &binary_profile(&server, "1.31.4", ""));
     assert_eq!(out.code, 0, "{}", out.stdout);
     assert_eq!(sb.read("/usr/local/bin/kubelet"), fake_program("1.31.4"));
+}
+
+/// A download slower in total than the stall timeout, but never silent that long,
+/// completes: the timeout limits a stall (connecting, or one read), not the download
+/// (a 100 MB kubelet over a slow link takes minutes).
+#[test]
+fn a_download_longer_than_the_stall_timeout_completes() {
+    use bootstrap::packages::download::{Checksum, Downloader, Job, Options};
+    let server = Server::start();
+    let body: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    server.put("/slow", body.clone());
+    server.put("/slow.sha256", release::sha256(&body));
+    // 100 bytes every 50 ms: 1.5 s in all, never more than 50 ms without data.
+    server.fail_always("/slow", Fault::Throttle(2_000));
+    let stall = std::time::Duration::from_millis(500);
+    let downloader = Downloader::new(Options {
+        stall_timeout: stall,
+        attempts: 1,
+        ..Options::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let job = Job {
+        file: "slow".into(),
+        url: format!("{}/slow", server.url()),
+        checksum: Checksum::Url(format!("{}/slow.sha256", server.url())),
+        dest: dir.path().join("slow"),
+    };
+    let started = std::time::Instant::now();
+    let fetched = downloader.fetch(&job);
+    let took = started.elapsed();
+    assert!(
+        fetched.is_ok(),
+        "a live download was cut after {took:?} (stall timeout {stall:?}): {:?}",
+        fetched.err()
+    );
+    assert!(
+        took > 2 * stall,
+        "the download took {took:?}: not slower than the timeout"
+    );
+    assert_eq!(std::fs::read(&job.dest).unwrap(), body);
 }
 
 #[test]

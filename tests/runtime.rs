@@ -197,17 +197,24 @@ fn user_config_keeps_comments_and_foreign_tables_byte_for_byte() {
     let p = profile(&sb, "");
     assert_eq!(apply(&sb, &p).code, 0);
     let config = sb.read("/etc/containerd/config.toml");
-    let kept: Vec<&str> = user
-        .lines()
-        .filter(|l| {
-            !l.contains("SystemdCgroup")
-                && !l.contains("sandbox_image")
-                && !l.contains("disabled_plugins")
-                && !l.contains("bin_dir")
-        })
-        .collect();
-    for line in kept {
-        assert!(config.lines().any(|l| l == line), "lost line {line:?}");
+    // Byte for byte: a line diff of the user's file against ours touches only the keys the
+    // step owns; every other line, comments and blank lines included, is kept in place.
+    const OWNED: [&str; 4] = [
+        "SystemdCgroup",
+        "sandbox_image",
+        "disabled_plugins",
+        "bin_dir",
+    ];
+    let diff = similar::TextDiff::from_lines(user.as_str(), config.as_str());
+    for change in diff.iter_all_changes() {
+        if change.tag() != similar::ChangeTag::Equal {
+            assert!(
+                OWNED.iter().any(|k| change.value().contains(k)),
+                "a line the step does not own changed: {}{:?}",
+                change.tag(),
+                change.value()
+            );
+        }
     }
     assert!(config.contains("SystemdCgroup = true  # flipped by hand during an incident"));
 }

@@ -109,12 +109,70 @@ mod tests {
         ));
     }
 
+    /// Active legacy lines in the forms found on real nodes (the old install docs' line,
+    /// with signed-by, the google redirect target, indented).
+    const LEGACY: [&str; 4] = [
+        "deb https://apt.kubernetes.io/ kubernetes-xenial main",
+        "deb [signed-by=/etc/apt/keyrings/kubernetes-archive-keyring.gpg] https://apt.kubernetes.io/ kubernetes-xenial main",
+        "deb https://packages.cloud.google.com/apt kubernetes-xenial main",
+        "  deb http://apt.kubernetes.io/ kubernetes-bionic main",
+    ];
+    /// Lines that are not active legacy ones: comments naming it, live Google suites,
+    /// other repositories, and text without any Kubernetes word.
+    const OTHER: [&str; 4] = [
+        "# deb https://apt.kubernetes.io/ kubernetes-xenial main",
+        "deb https://packages.cloud.google.com/apt cloud-sdk main",
+        "deb http://deb.debian.org/debian bookworm main",
+        "",
+    ];
+
+    /// A one-line-style sources file: (text, 1-based numbers of its legacy lines).
+    fn sources() -> impl Strategy<Value = (String, Vec<usize>)> {
+        let line = prop_oneof![
+            (0..LEGACY.len()).prop_map(|i| (LEGACY[i].to_string(), true)),
+            (0..OTHER.len()).prop_map(|i| (OTHER[i].to_string(), false)),
+            "[a-j:/. #\\[\\]=]{0,40}".prop_map(|l| (l, false)),
+        ];
+        let ending = prop_oneof![Just("\n"), Just("\r\n")];
+        (prop::collection::vec((line, ending), 0..12), any::<bool>()).prop_map(
+            |(lines, last_newline)| {
+                let mut text = String::new();
+                let mut legacy = Vec::new();
+                let count = lines.len();
+                for (n, ((line, is_legacy), ending)) in lines.into_iter().enumerate() {
+                    text.push_str(&line);
+                    if n + 1 < count || last_newline {
+                        text.push_str(ending);
+                    }
+                    if is_legacy {
+                        legacy.push(n + 1);
+                    }
+                }
+                (text, legacy)
+            },
+        )
+    }
+
     proptest! {
         #[test]
-        fn disabling_nothing_is_identity(text in "[a-z:/. \n#]{0,200}") {
+        fn legacy_lines_are_found_disabled_once_and_the_rest_kept((text, legacy) in sources()) {
+            prop_assert_eq!(legacy_lines(&text, false), legacy.clone());
             prop_assert_eq!(disable_lines(&text, &[]), text.clone());
-            let out = disable_lines(&text, &legacy_lines(&text, false));
+            let out = disable_lines(&text, &legacy);
             prop_assert!(legacy_lines(&out, false).is_empty());
+            // Every line kept byte for byte, the legacy ones behind the prefix.
+            let before = split_keep_ends(&text);
+            let after = split_keep_ends(&out);
+            prop_assert_eq!(before.len(), after.len());
+            for (n, (b, a)) in before.iter().zip(&after).enumerate() {
+                if legacy.contains(&(n + 1)) {
+                    prop_assert_eq!(a.to_string(), format!("{DISABLED_PREFIX}{b}"));
+                } else {
+                    prop_assert_eq!(a, b);
+                }
+            }
+            // Twice = once.
+            prop_assert_eq!(disable_lines(&out, &legacy_lines(&out, false)), out.clone());
         }
     }
 }

@@ -16,3 +16,6 @@ pub mod modules_load;
 pub mod proc_swaps;
 pub mod registry_hosts;
 pub mod sysctl_conf;
+
+#[cfg(test)]
+mod format_props;

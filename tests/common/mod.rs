@@ -113,6 +113,12 @@ impl Sandbox {
         sandbox.write("/etc/hosts", HOSTS);
         sandbox.write("/etc/fstab", FSTAB);
         sandbox.write("/etc/sysctl.conf", SYSCTL_CONF);
+        // Debian 12's own package source (deb822, as the installer writes it) and its key.
+        sandbox.write(
+            "/etc/apt/sources.list.d/debian.sources",
+            "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
+        );
+        sandbox.write("/usr/share/keyrings/debian-archive-keyring.gpg", "key\n");
         sandbox.write(
             "/proc/modules",
             "overlay 151552 0 - Live 0x0000000000000000\nnf_tables 249856 0 - Live 0x0000000000000000\n",
@@ -186,6 +192,7 @@ impl Sandbox {
                 "STANDIN_FIXTURES",
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
             )
+            .env("PYTHONDONTWRITEBYTECODE", "1")
             .env_remove("RUST_LOG");
         for proxy in [
             "HTTPS_PROXY",
