@@ -1223,6 +1223,9 @@ fn profiles_that_would_break_a_cluster_are_refused_with_the_fix() {
             .contains("criSocket: unix:///run/k8s/containerd.sock\n"),
         "{}",
         out.stdout
+    );
+}
+
 #[test]
 fn a_node_that_never_becomes_ready_fails_after_the_ready_timeout() {
     let cluster = tempfile::tempdir().unwrap();
