@@ -25,6 +25,11 @@ echo 0 > "$root/proc/sys/net/ipv4/ip_forward"
 echo 6.1.0-bench > "$root/proc/sys/kernel/osrelease"
 echo "cpu memory" > "$root/sys/fs/cgroup/cgroup.controllers"
 echo "swapfile.swap loaded active active /swapfile" > "$root/.standin/swap-units"
+# Debian's own package source and key (the apt-get stand-in installs containerd from it).
+mkdir -p "$root/etc/apt/sources.list.d" "$root/usr/share/keyrings"
+printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+  > "$root/etc/apt/sources.list.d/debian.sources"
+echo key > "$root/usr/share/keyrings/debian-archive-keyring.gpg"
 # Offline: Kubernetes packages from a local bundle (the apt and binary methods download).
 bundle=$work/bundle
 arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
