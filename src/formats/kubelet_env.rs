@@ -162,11 +162,11 @@ pub fn cgroup_driver_flag(text: &str) -> Option<(usize, String)> {
     split_keep_ends(text)
         .iter()
         .enumerate()
-        .filter_map(|(i, line)| {
+        .rev()
+        .find_map(|(i, line)| {
             let (words, _, _) = words(line)?;
             flags(&words).pop().map(|(value, _)| (i + 1, value))
         })
-        .last()
 }
 
 /// `line` without the bytes of every `--cgroup-driver` flag (see the module comment).
