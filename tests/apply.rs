@@ -26,7 +26,7 @@ fn first_apply_converges_and_second_changes_nothing() {
     assert_eq!(
         sb.take_changing_calls(),
         [
-            "modprobe br_netfilter",
+            "modprobe -- br_netfilter",
             "swapoff /swapfile",
             "systemctl daemon-reload",
             "apt-get update",
@@ -271,7 +271,7 @@ fn failing_program_stops_the_run_and_a_rerun_converges() {
         .unwrap()
         .to_string();
     assert!(
-        reason.contains("`modprobe br_netfilter` failed with exit code 1"),
+        reason.contains("`modprobe -- br_netfilter` failed with exit code 1"),
         "{reason}"
     );
     assert!(reason.contains("Module br_netfilter not found"), "{reason}");

@@ -260,3 +260,143 @@ fn a_non_utf8_byte_in_a_foreign_sysctl_file_does_not_block_the_step() {
         foreign
     );
 }
+
+const NODE: &str = "[node]\nname = \"cp-1\"\nrole = \"control-plane\"\naddress = \"10.0.0.5\"\n";
+
+#[test]
+fn hostile_values_are_located_errors_and_change_nothing() {
+    let sb = Sandbox::new();
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        (
+            "registry with a quote and a newline",
+            "[containerd.mirrors]\n\"docker.io\\\"\\nx\" = [\"https://m.example\"]\n".into(),
+            vec!["p.toml:6:", "containerd.mirrors.", "invalid registry name"],
+        ),
+        (
+            "registry climbing out with ..",
+            "[containerd.mirrors]\n\"../../etc\" = [\"https://m.example\"]\n".into(),
+            vec!["p.toml:6:", "invalid registry name \"../../etc\""],
+        ),
+        (
+            "registry with a space",
+            "[containerd.mirrors]\n\"a b:5000\" = [\"https://m.example\"]\n".into(),
+            vec!["p.toml:6:", "invalid registry name \"a b:5000\""],
+        ),
+        (
+            "mirror URL breaking out of its TOML string",
+            "[containerd.mirrors]\n\"docker.io\" = [\"https://m.example\\\"]\\nx = 1\"]\n".into(),
+            vec![
+                "p.toml:6:",
+                "containerd.mirrors.\"docker.io\"[0]",
+                "invalid mirror URL",
+            ],
+        ),
+        (
+            "mirror URL with credentials",
+            "[containerd.mirrors]\n\"docker.io\" = [\"https://user:pw@m.example\"]\n".into(),
+            vec!["p.toml:6:", "holds credentials"],
+        ),
+        (
+            "module name that is an option",
+            "[modules]\nload = [\"overlay\", \"--help\"]\n".into(),
+            vec![
+                "p.toml:6:20: modules.load[1]",
+                "invalid module name `--help`",
+            ],
+        ),
+        (
+            "module name starting with -",
+            "[modules]\nload = [\"-r\"]\n".into(),
+            vec!["p.toml:6:9: modules.load[0]", "invalid module name `-r`"],
+        ),
+        (
+            "a huge timeout",
+            "[kubernetes]\nversion = \"1.31.4\"\n[kubeadm]\ntimeout = \"600000000y\"\n".into(),
+            vec![
+                "p.toml:8:11: kubeadm.timeout",
+                "is too long",
+                "at most 365 days",
+            ],
+        ),
+        (
+            "a huge backoff",
+            "[kubernetes]\nversion = \"1.31.4\"\n[kubeadm]\ndiscovery.max_delay = \"100000h\"\n"
+                .into(),
+            vec!["p.toml:8:", "max_delay", "is too long"],
+        ),
+        (
+            "a huge dpkg lock wait",
+            "[packages]\ndpkg_lock_timeout = \"18446744073709551615s\"\n".into(),
+            vec!["p.toml:6:", "dpkg_lock_timeout"],
+        ),
+        (
+            "removing localhost",
+            "[hosts]\nremove_names = [\"localhost\"]\n".into(),
+            vec!["p.toml:6:17: hosts.remove_names[0]", "loopback name"],
+        ),
+        (
+            "removing ip6-localhost in capitals",
+            "[hosts]\nremove_names = [\"ok\", \"IP6-LOCALHOST\"]\n".into(),
+            vec!["p.toml:6:23: hosts.remove_names[1]", "loopback name"],
+        ),
+        (
+            "removing the node's own name",
+            "[hosts]\nremove_names = [\"CP-1\"]\n".into(),
+            vec!["p.toml:6:17: hosts.remove_names[0]"],
+        ),
+    ];
+    let before = sb.snapshot();
+    for (case, extra, wants) in cases {
+        let profile = sb.profile("p.toml", &format!("{NODE}{extra}"));
+        let out = sb.run(&["apply", "--profile", profile.to_str().unwrap()]);
+        assert_eq!(out.code, 1, "{case}: {}{}", out.stdout, out.stderr);
+        for want in wants {
+            assert!(
+                out.stderr.contains(want),
+                "{case}: no {want:?} in\n{}",
+                out.stderr
+            );
+        }
+        assert!(sb.take_calls().is_empty(), "{case}: a program ran");
+        sb.assert_unchanged(&before, case);
+    }
+}
+
+#[test]
+fn a_profile_too_big_is_refused_before_it_is_read_whole() {
+    let sb = Sandbox::new();
+    let big = format!("{NODE}# {}\n", "x".repeat(2 * 1024 * 1024));
+    let profile = sb.profile("p.toml", &big);
+    let out = sb.run(&["profile", "validate", profile.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("larger than 1024 KiB"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn hosts_validation_is_linear() {
+    let sb = Sandbox::new();
+    let entries: Vec<String> = (0..20_000)
+        .map(|i| {
+            format!(
+                "{{ address = \"10.{}.{}.{}\", names = [\"n{i}\"] }}",
+                i / 65536,
+                (i / 256) % 256,
+                i % 256
+            )
+        })
+        .collect();
+    let text = format!("{NODE}[hosts]\nentries = [\n{}\n]\n", entries.join(",\n"));
+    let profile = sb.profile("p.toml", &text);
+    let started = std::time::Instant::now();
+    let out = sb.run(&["profile", "validate", profile.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let took = started.elapsed();
+    assert!(
+        took.as_secs() < 10,
+        "validating 20000 hosts entries took {took:?}"
+    );
+}

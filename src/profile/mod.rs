@@ -56,6 +56,26 @@ pub struct Profile {
     pub kubeadm: Option<kubeadm::Kubeadm>,
 }
 
+/// The largest profile read: real ones are a few kilobytes; a bigger file is a mistake (or
+/// `/dev/zero`) and is refused before it fills memory.
+pub const MAX_PROFILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads at most [`MAX_PROFILE_BYTES`] of a profile, as UTF-8 text.
+fn read_capped(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_PROFILE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_PROFILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "it is larger than {} KiB; a profile is a small TOML file (is this the right path?)",
+            MAX_PROFILE_BYTES / 1024
+        )));
+    }
+    Ok(text)
+}
+
 impl Profile {
     /// Parses and validates profile text; `file` names it in messages.
     pub fn parse(source: &str, file: &str) -> Result<Profile, ProfileError> {
@@ -85,8 +105,7 @@ impl Profile {
     /// Reads, parses and validates a profile file.
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
         let file = path.display().to_string();
-        let source =
-            std::fs::read_to_string(path).map_err(|e| ProfileError::unreadable(&file, &e))?;
+        let source = read_capped(path).map_err(|e| ProfileError::unreadable(&file, &e))?;
         Profile::parse(&source, &file)
     }
 

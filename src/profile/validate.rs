@@ -1,5 +1,7 @@
 //! Checks on a parsed profile that types alone cannot express: name syntax, contradictions.
 
+use std::collections::{HashMap, HashSet};
+
 use super::Profile;
 use super::diagnostic::Diagnostic;
 use super::kernel::DEFAULT_MODULES;
@@ -108,11 +110,21 @@ pub fn interface_name_ok(name: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && b != b'/' && b != b':')
 }
 
+/// Loopback names the distribution's /etc/hosts carries; removing them breaks local tools.
+const LOOPBACK_NAMES: [&str; 4] = [
+    "localhost",
+    "localhost.localdomain",
+    "ip6-localhost",
+    "ip6-loopback",
+];
+
 fn check_hosts(profile: &Profile, out: &mut Vec<Diagnostic>) {
     let hosts = &profile.hosts;
-    let mut seen: Vec<(String, std::net::IpAddr, usize)> = Vec::new();
+    // Lowercase name -> (address, entry index; usize::MAX for node.address): one pass, so
+    // validation stays linear in the number of names.
+    let mut seen: HashMap<String, (std::net::IpAddr, usize)> = HashMap::new();
     if let AddressSource::Literal(ip) = profile.node.address {
-        seen.push((profile.node.name.clone(), ip.0, usize::MAX));
+        seen.insert(profile.node.name.to_ascii_lowercase(), (ip.0, usize::MAX));
     }
     for (i, entry) in hosts.entries.iter().enumerate() {
         let base = || {
@@ -135,11 +147,13 @@ fn check_hosts(profile: &Profile, out: &mut Vec<Diagnostic>) {
             let mut path = base();
             path.extend([Seg::Key("names".into()), Seg::Index(j)]);
             check_host_name(path.clone(), name, out);
-            if let Some((_, other, at)) = seen
-                .iter()
-                .find(|(n, ip, _)| n.eq_ignore_ascii_case(name) && *ip != entry.address.0)
+            let first = *seen
+                .entry(name.to_ascii_lowercase())
+                .or_insert((entry.address.0, i));
+            if let (other, at) = first
+                && other != entry.address.0
             {
-                let origin = if *at == usize::MAX {
+                let origin = if at == usize::MAX {
                     "node.address".to_string()
                 } else {
                     format!("hosts.entries[{at}]")
@@ -156,9 +170,14 @@ fn check_hosts(profile: &Profile, out: &mut Vec<Diagnostic>) {
                     .help("remove one of the two mappings"),
                 );
             }
-            seen.push((name.clone(), entry.address.0, i));
         }
     }
+    let mapped: HashSet<String> = hosts
+        .entries
+        .iter()
+        .flat_map(|e| e.names.iter().map(|n| n.to_ascii_lowercase()))
+        .chain([profile.node.name.to_ascii_lowercase()])
+        .collect();
     for (i, name) in hosts.remove_names.iter().enumerate() {
         let path = vec![
             Seg::Key("hosts".into()),
@@ -166,19 +185,23 @@ fn check_hosts(profile: &Profile, out: &mut Vec<Diagnostic>) {
             Seg::Index(i),
         ];
         check_host_name(path.clone(), name, out);
-        let ours = name.eq_ignore_ascii_case(&profile.node.name)
-            || hosts
-                .entries
-                .iter()
-                .any(|e| e.names.iter().any(|n| n.eq_ignore_ascii_case(name)));
-        if ours {
+        let lower = name.to_ascii_lowercase();
+        let problem = if LOOPBACK_NAMES.contains(&lower.as_str()) {
+            Some(format!(
+                "`{name}` is a loopback name that local programs rely on"
+            ))
+        } else if mapped.contains(&lower) {
+            Some(format!(
+                "`{name}` is both a name to remove and a name this profile maps"
+            ))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
             out.push(
-                Diagnostic::at(
-                    path,
-                    format!("`{name}` is both a name to remove and a name this profile maps"),
-                )
-                .expected("names to remove that are not the node's name nor in hosts.entries")
-                .help("drop it from hosts.remove_names"),
+                Diagnostic::at(path, problem)
+                    .expected("names to remove that are not loopback names (localhost, ip6-localhost, ...), the node's name, nor in hosts.entries")
+                    .help("drop it from hosts.remove_names"),
             );
         }
     }
@@ -187,6 +210,7 @@ fn check_hosts(profile: &Profile, out: &mut Vec<Diagnostic>) {
 fn check_kernel(profile: &Profile, out: &mut Vec<Diagnostic>) {
     for (i, module) in profile.modules.load.iter().enumerate() {
         if module.is_empty()
+            || module.starts_with('-')
             || !module
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
@@ -306,20 +330,21 @@ fn check_containerd(profile: &Profile, out: &mut Vec<Diagnostic>) {
                 Seg::Key(registry.clone()),
             ]
         };
-        if registry.is_empty() || registry.contains(['/', ' ']) {
+        if let Some(problem) = super::containerd::registry_problem(registry) {
             out.push(
-                Diagnostic::at(path(), format!("invalid registry name `{registry}`"))
-                    .expected("a registry host such as docker.io or registry.example:5000"),
+                Diagnostic::at(
+                    path(),
+                    format!("invalid registry name {registry:?}: {problem}"),
+                )
+                .expected("a registry host[:port] such as docker.io or registry.example:5000"),
             );
         }
         for (i, mirror) in mirrors.iter().enumerate() {
-            if !(mirror.starts_with("https://") || mirror.starts_with("http://"))
-                || mirror.contains(char::is_whitespace)
-            {
+            if let Some(problem) = super::containerd::mirror_problem(mirror) {
                 let mut p = path();
                 p.push(Seg::Index(i));
                 out.push(
-                    Diagnostic::at(p, format!("invalid mirror URL `{mirror}`"))
+                    Diagnostic::at(p, format!("invalid mirror URL {mirror:?}: {problem}"))
                         .expected("an http:// or https:// URL such as https://mirror.gcr.io"),
                 );
             }

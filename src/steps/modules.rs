@@ -62,7 +62,7 @@ impl Step for ModulesStep {
             if !loaded.contains(&canonical_name(module)) {
                 plan.push(Change::run(
                     format!("load kernel module {module}"),
-                    Command::new("modprobe").arg(module),
+                    Command::new("modprobe").arg("--").arg(module),
                 ));
             }
         }

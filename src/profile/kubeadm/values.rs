@@ -16,16 +16,24 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span(pub Duration);
 
+/// The longest duration any setting accepts: a year. Every duration is added to clocks and
+/// multiplied in backoff, so an unbounded one would overflow there instead of failing here.
+pub const MAX_SPAN: Duration = Duration::from_secs(365 * 24 * 3600);
+
 impl FromStr for Span {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, String> {
-        humantime::parse_duration(text.trim())
-            .map(Span)
-            .map_err(|_| {
-                format!(
-                    "invalid duration `{text}`{EXPECTED_SEP}a duration such as 500ms, 10s, 5m or 1h"
-                )
-            })
+        let span = humantime::parse_duration(text.trim()).map_err(|_| {
+            format!(
+                "invalid duration `{text}`{EXPECTED_SEP}a duration such as 500ms, 10s, 5m or 1h"
+            )
+        })?;
+        if span > MAX_SPAN {
+            return Err(format!(
+                "duration `{text}` is too long{EXPECTED_SEP}at most 365 days, such as 30s, 15m or 24h"
+            ));
+        }
+        Ok(Span(span))
     }
 }
 
