@@ -400,3 +400,96 @@ fn hosts_validation_is_linear() {
         "validating 20000 hosts entries took {took:?}"
     );
 }
+
+#[test]
+fn credentials_in_a_repository_url_are_never_shown_and_stay_out_of_world_readable_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let server = common::server::Server::start();
+    server.put(
+        "/core:/stable:/v1.31/deb/Release.key",
+        bootstrap::formats::armor::armor(&[0x99, 0x01, 0x0d, 0x04, 1, 2, 3]),
+    );
+    sb.write("/.standin/dpkg-status", "ca-certificates\t20230311\tii \n");
+    let base = server.url().replace("http://", "http://bob:s3cret%21pw@");
+    let text = format!(
+        "{NODE}[kubernetes]\nversion = \"1.31.4\"\n[packages]\nmethod = \"apt\"\n{}",
+        common::release::urls(&base)
+    );
+    let profile = sb.profile("p.toml", &text);
+    let path = profile.to_str().unwrap();
+    let mut shown = String::new();
+    for args in [
+        vec!["plan", "--profile", path, "--only", "packages"],
+        vec![
+            "-vvv",
+            "--output",
+            "json",
+            "apply",
+            "--profile",
+            path,
+            "--only",
+            "packages",
+        ],
+        vec!["profile", "show", path],
+    ] {
+        let out = sb.run(&args);
+        shown.push_str(&out.stdout);
+        shown.push_str(&out.stderr);
+    }
+    for secret in ["s3cret", "bob:"] {
+        assert!(!shown.contains(secret), "`{secret}` shown in:\n{shown}");
+    }
+    assert!(
+        shown.contains("is plain http://"),
+        "no http warning in:\n{shown}"
+    );
+    let sources = sb.read("/etc/apt/sources.list.d/kubernetes.list");
+    assert!(
+        !sources.contains("s3cret") && !sources.contains("bob"),
+        "{sources}"
+    );
+    let auth = "/etc/apt/auth.conf.d/bootstrap-kubernetes.conf";
+    assert!(
+        sb.read(auth).contains("login bob password s3cret!pw"),
+        "{}",
+        sb.read(auth)
+    );
+    let mode = std::fs::metadata(sb.path(auth))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let requests = server.take_requests().join("\n");
+    assert!(
+        requests.contains("Release.key"),
+        "the key was fetched with the credentials: {requests}"
+    );
+}
+
+#[test]
+fn a_download_larger_than_the_cap_is_refused_with_a_clear_error() {
+    use bootstrap::packages::download::{Checksum, Downloader, Job, Options};
+    let server = common::server::Server::start();
+    server.put("/big", vec![7u8; 4096]);
+    let dir = tempfile::tempdir().unwrap();
+    let downloader = Downloader::new(Options {
+        max_bytes: 1024,
+        attempts: 1,
+        ..Options::default()
+    })
+    .unwrap();
+    let url = server.url().replace("http://", "http://u:pw@") + "/big";
+    let err = downloader
+        .fetch(&Job {
+            file: "big".into(),
+            url,
+            checksum: Checksum::Sha256("00".repeat(32)),
+            dest: dir.path().join("big"),
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is larger than 1024 bytes"), "{err}");
+    assert!(!err.contains("pw"), "{err}");
+    assert!(!dir.path().join("big").exists());
+}

@@ -9,8 +9,9 @@ use crate::engine::{Change, Plan, StepError};
 use crate::formats::{apt_sources, dpkg_query};
 use crate::host::{Command, Host, HostError, Mode};
 use crate::profile::packages::Packages;
-use crate::profile::values::KubeVersion;
+use crate::profile::values::{KubeVersion, split_userinfo};
 
+use super::download::plain_http_warning;
 use super::skew::{self, Move};
 use super::{Observed, Work};
 
@@ -143,6 +144,30 @@ fn disable_legacy(host: &Host, plan: &mut Plan) -> Result<(), StepError> {
     Ok(())
 }
 
+/// Where credentials of a repository URL go: apt reads `auth.conf.d` (apt_auth.conf(5),
+/// apt >= 1.5), so the sources file, readable by every user, holds none.
+pub const AUTH: &str = "/etc/apt/auth.conf.d/bootstrap-kubernetes.conf";
+
+/// The repository URL as written in the sources file and shown: without user information.
+/// Credentials in it go to [`AUTH`] (0600, contents never shown); a plain http:// repository
+/// is warned about.
+fn credentials(host: &Host, repo: &str, plan: &mut Plan) -> Result<String, StepError> {
+    if let Some(warning) = plain_http_warning("packages.apt_url", repo) {
+        plan.warn(warning);
+    }
+    let (clean, creds) = split_userinfo(repo);
+    if let Some((user, password)) = creds {
+        let want = format!(
+            "# Credentials for {clean}/, managed by bootstrap (packages step).\nmachine {clean}/ login {user} password {password}\n"
+        );
+        let old = host.read(AUTH)?;
+        if old.as_deref() != Some(want.as_str()) {
+            plan.push(Change::secret_file(AUTH, old.is_some(), want.into_bytes()));
+        }
+    }
+    Ok(clean)
+}
+
 /// Plans the apt install; the installed versions are the ones dpkg reports.
 pub fn plan(
     host: &Host,
@@ -196,7 +221,8 @@ pub fn plan(
         ));
     }
 
-    let repo = repository(packages, version);
+    let full_repo = repository(packages, version);
+    let repo = credentials(host, &full_repo, plan)?;
     let want = apt_sources::render_list(
         &format!(
             "Kubernetes {} packages; managed by bootstrap (packages step): edits are replaced.",
@@ -208,10 +234,11 @@ pub fn plan(
     let old = host.read(SOURCES)?;
     let repoint = old.as_deref() != Some(want.as_str());
     if !host.exists(KEYRING) || repoint {
-        let url = format!("{repo}/Release.key");
         plan.push(Change::custom(
-            format!("fetch the repository signing key {url} into {KEYRING}"),
-            Work::AptKey { url },
+            format!("fetch the repository signing key {repo}/Release.key into {KEYRING}"),
+            Work::AptKey {
+                url: format!("{full_repo}/Release.key"),
+            },
         ));
     }
     if repoint {

@@ -105,7 +105,10 @@ fn source_text(artifact: &Artifact, packages: &Packages) -> String {
             "from bundle {}",
             packages.bundle.as_deref().unwrap_or_default()
         ),
-        _ => format!("from {}", artifact.url(packages)),
+        _ => format!(
+            "from {}",
+            crate::profile::values::redact_userinfo(&artifact.url(packages))
+        ),
     }
 }
 
@@ -126,6 +129,17 @@ pub fn plan(
     plan: &mut Plan,
 ) -> Result<Observed, StepError> {
     let mut observed = Observed::default();
+    if packages.method != Method::Bundle {
+        let sources = [
+            ("packages.release_url", &packages.release_url),
+            ("packages.cri_tools_url", &packages.cri_tools_url),
+            ("packages.cni_plugins_url", &packages.cni_plugins_url),
+        ];
+        sources
+            .iter()
+            .filter_map(|(key, url)| super::download::plain_http_warning(key, url.as_str()))
+            .for_each(|w| plan.warn(w));
+    }
     // The bundle is read only when something is missing: a converged node needs none.
     let mut bundle: Option<Bundle> = None;
     for artifact in wanted(version, packages) {

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::Progress;
 use crate::formats::checksums;
+use crate::profile::values::redact_userinfo;
 
 /// Attempts per file before giving up.
 pub const ATTEMPTS: u32 = 4;
@@ -22,6 +23,25 @@ pub const ATTEMPTS: u32 = 4;
 pub const PARALLEL: usize = 4;
 /// The largest checksum file or signing key accepted.
 const SMALL_LIMIT: u64 = 1 << 20;
+/// The largest file downloaded: release binaries and tarballs are a few hundred MiB at most
+/// (kubelet ~100 MiB); a larger body is a wrong URL or a hostile mirror filling the disk.
+pub const MAX_DOWNLOAD: u64 = 1 << 30;
+
+/// A URL as it may be shown: user information (credentials) replaced by `<redacted>`.
+fn shown(url: &str) -> String {
+    redact_userinfo(url)
+}
+
+/// A warning for a plain `http://` source: nothing protects what it serves, and the
+/// checksums come from the same place, so they cannot either.
+pub fn plain_http_warning(what: &str, url: &str) -> Option<String> {
+    url.starts_with("http://").then(|| {
+        format!(
+            "{what} {} is plain http://: downloads and their checksums can be altered on the way; use an https:// mirror",
+            shown(url)
+        )
+    })
+}
 
 /// How the downloader connects and reports.
 #[derive(Debug, Clone)]
@@ -38,6 +58,8 @@ pub struct Options {
     pub backoff: Duration,
     /// Limit for connecting, and for each read or write once connected (a stall).
     pub stall_timeout: Duration,
+    /// The largest body accepted for one file ([`MAX_DOWNLOAD`] by default).
+    pub max_bytes: u64,
 }
 
 impl Default for Options {
@@ -49,6 +71,7 @@ impl Default for Options {
             attempts: ATTEMPTS,
             backoff: Duration::from_millis(500),
             stall_timeout: Duration::from_secs(60),
+            max_bytes: MAX_DOWNLOAD,
         }
     }
 }
@@ -150,6 +173,18 @@ pub enum DownloadError {
         /// What is wrong.
         reason: String,
     },
+    /// A body larger than any release file.
+    #[error(
+        "{file} from {url} is larger than {limit} bytes, more than any release file: check the URL and the mirror (the partial download was discarded)"
+    )]
+    Oversize {
+        /// File name.
+        file: String,
+        /// URL.
+        url: String,
+        /// The limit.
+        limit: u64,
+    },
     /// A larger-than-expected small file (checksum, key).
     #[error("{file} from {url} is larger than {limit} bytes; that is not a checksum or key file")]
     TooLarge {
@@ -206,7 +241,7 @@ fn chain(error: &dyn std::error::Error) -> String {
         }
         source = e.source();
     }
-    parts.join(": ")
+    redact_userinfo(&parts.join(": "))
 }
 
 fn status_hint(status: u16) -> String {
@@ -270,7 +305,9 @@ impl Downloader {
             .timeout(options.stall_timeout);
         if let Some(proxy) = &options.proxy {
             let proxy = reqwest::Proxy::all(proxy.as_str())
-                .map_err(|e| DownloadError::Setup(format!("proxy `{proxy}`: {}", chain(&e))))?
+                .map_err(|e| {
+                    DownloadError::Setup(format!("proxy `{}`: {}", shown(proxy), chain(&e)))
+                })?
                 .no_proxy(
                     options
                         .no_proxy
@@ -292,14 +329,14 @@ impl Downloader {
             .send()
             .map_err(|e| DownloadError::Network {
                 file: file.to_string(),
-                url: url.to_string(),
+                url: shown(url),
                 reason: chain(&e),
             })?;
         let status = response.status().as_u16();
         if !response.status().is_success() {
             return Err(DownloadError::Status {
                 file: file.to_string(),
-                url: url.to_string(),
+                url: shown(url),
                 status,
                 hint: status_hint(status),
             });
@@ -344,13 +381,13 @@ impl Downloader {
                 .read_to_end(&mut body)
                 .map_err(|e| DownloadError::Network {
                     file: file.to_string(),
-                    url: url.to_string(),
+                    url: shown(url),
                     reason: chain(&e),
                 })?;
             if body.len() as u64 > SMALL_LIMIT {
                 return Err(DownloadError::TooLarge {
                     file: file.to_string(),
-                    url: url.to_string(),
+                    url: shown(url),
                     limit: SMALL_LIMIT,
                 });
             }
@@ -367,7 +404,7 @@ impl Downloader {
                 checksums::parse_digest(&String::from_utf8_lossy(&body)).map_err(|reason| {
                     DownloadError::BadChecksumFile {
                         file: job.file.clone(),
-                        url: url.clone(),
+                        url: shown(url),
                         reason,
                     }
                 })
@@ -386,13 +423,21 @@ impl Downloader {
             let path = path.display().to_string();
             move |source| DownloadError::Io {
                 file: job.file.clone(),
-                url: job.url.clone(),
+                url: shown(&job.url),
                 path,
                 source,
             }
         };
         let mut response = self.get(&job.file, &job.url)?;
         let announced = response.content_length();
+        let oversize = || DownloadError::Oversize {
+            file: job.file.clone(),
+            url: shown(&job.url),
+            limit: self.options.max_bytes,
+        };
+        if announced.is_some_and(|n| n > self.options.max_bytes) {
+            return Err(oversize());
+        }
         meter.start(announced);
         let dir = job.dest.parent().unwrap_or(Path::new("/"));
         std::fs::create_dir_all(dir).map_err(io(dir))?;
@@ -411,27 +456,30 @@ impl Downloader {
                     return Err(match announced {
                         Some(expected) if got < expected => DownloadError::Truncated {
                             file: job.file.clone(),
-                            url: job.url.clone(),
+                            url: shown(&job.url),
                             got,
                             expected,
                         },
                         _ => DownloadError::Network {
                             file: job.file.clone(),
-                            url: job.url.clone(),
+                            url: shown(&job.url),
                             reason: chain(&e),
                         },
                     });
                 }
             };
+            got += n as u64;
+            if got > self.options.max_bytes {
+                return Err(oversize());
+            }
             hasher.update(&buffer[..n]);
             temp.write_all(&buffer[..n]).map_err(io(temp.path()))?;
-            got += n as u64;
             meter.advance(n as u64);
         }
         if let Some(expected) = announced.filter(|e| got < *e) {
             return Err(DownloadError::Truncated {
                 file: job.file.clone(),
-                url: job.url.clone(),
+                url: shown(&job.url),
                 got,
                 expected,
             });
@@ -440,7 +488,7 @@ impl Downloader {
         if actual != expected {
             return Err(DownloadError::Checksum {
                 file: job.file.clone(),
-                url: job.url.clone(),
+                url: shown(&job.url),
                 expected: expected.to_string(),
                 actual,
             });

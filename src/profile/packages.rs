@@ -199,9 +199,10 @@ impl<'de> Deserialize<'de> for BaseUrl {
     }
 }
 
+/// Shown (`profile show`) without credentials: user information becomes `<redacted>`.
 impl Serialize for BaseUrl {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        s.serialize_str(&super::values::redact_userinfo(&self.0))
     }
 }
 
