@@ -40,6 +40,9 @@ pub struct Edit {
     pub removed: Vec<(usize, String)>,
     /// Names of the block that another line, outside it, maps elsewhere.
     pub conflicts: Vec<Conflict>,
+    /// 1-based begin lines of further managed blocks, dropped: the first block alone holds
+    /// the entries (a second one would keep stale entries alive).
+    pub merged: Vec<usize>,
 }
 
 /// Why a hosts file cannot be edited safely.
@@ -107,19 +110,30 @@ fn render_block(entries: &[Entry], eol: &str) -> String {
     block
 }
 
-/// Locates the managed block: (index of begin line, index of end line).
-fn find_block(lines: &[&str]) -> Result<Option<(usize, usize)>, HostsError> {
-    let Some(begin) = lines
+/// Locates the managed blocks: (index of begin line, index of end line) of each, in order.
+/// More than one happens when a file was merged or copied by hand; the first is ours and the
+/// others are folded into it by [`edit`].
+fn find_blocks(lines: &[&str]) -> Result<Vec<(usize, usize)>, HostsError> {
+    let mut blocks = Vec::new();
+    let mut from = 0;
+    while let Some(offset) = lines[from..]
         .iter()
         .position(|l| content(l).trim_end() == BLOCK_BEGIN)
-    else {
-        return Ok(None);
-    };
-    let end = lines[begin + 1..]
-        .iter()
-        .position(|l| content(l).trim_end() == BLOCK_END)
-        .ok_or(HostsError::UnterminatedBlock { line: begin + 1 })?;
-    Ok(Some((begin, begin + 1 + end)))
+    {
+        let begin = from + offset;
+        let end = lines[begin + 1..]
+            .iter()
+            .position(|l| content(l).trim_end() == BLOCK_END)
+            .ok_or(HostsError::UnterminatedBlock { line: begin + 1 })?;
+        blocks.push((begin, begin + 1 + end));
+        from = begin + 2 + end;
+    }
+    Ok(blocks)
+}
+
+/// Locates the first managed block.
+fn find_block(lines: &[&str]) -> Result<Option<(usize, usize)>, HostsError> {
+    Ok(find_blocks(lines)?.first().copied())
 }
 
 /// Reads the entries of the managed block, if the file has one.
@@ -147,17 +161,21 @@ pub fn block_entries(text: &str) -> Result<Option<Vec<Entry>>, HostsError> {
 pub fn edit(text: &str, entries: &[Entry], remove: &[String]) -> Result<Edit, HostsError> {
     let eol = dominant_ending(text);
     let lines = split_keep_ends(text);
-    let block_at = find_block(&lines)?;
+    let blocks = find_blocks(&lines)?;
+    let block_at = blocks.first().copied();
     let block = render_block(entries, eol);
     let mut out = String::with_capacity(text.len() + block.len());
     let mut removed = Vec::new();
     let mut conflicts = Vec::new();
+    let mut merged = Vec::new();
     let mut index = 0;
     while index < lines.len() {
-        if let Some((begin, end)) = block_at
-            && index == begin
-        {
-            out.push_str(&block);
+        if let Some(&(begin, end)) = blocks.iter().find(|(b, _)| *b == index) {
+            if Some(begin) == block_at.map(|b| b.0) {
+                out.push_str(&block);
+            } else {
+                merged.push(begin + 1);
+            }
             index = end + 1;
             continue;
         }
@@ -190,6 +208,7 @@ pub fn edit(text: &str, entries: &[Entry], remove: &[String]) -> Result<Edit, Ho
         text: out,
         removed,
         conflicts,
+        merged,
     })
 }
 
@@ -215,6 +234,30 @@ mod tests {
             "{BLOCK_BEGIN}\n192.168.33.13 master\n{BLOCK_END}\n"
         )));
         assert!(e.removed.is_empty());
+    }
+
+    #[test]
+    fn a_second_block_is_folded_into_the_first_in_one_edit() {
+        let text = format!(
+            "127.0.0.1 localhost\n{BLOCK_BEGIN}\n10.0.0.1 a\n{BLOCK_END}\n# mine\n{BLOCK_BEGIN}\n10.0.0.9 stale\n{BLOCK_END}\n::1 ip6-localhost\n"
+        );
+        let want = [entry("10.0.0.2", &["b"])];
+        let e = edit(&text, &want, &[]).unwrap();
+        assert_eq!(
+            e.text,
+            format!(
+                "127.0.0.1 localhost\n{BLOCK_BEGIN}\n10.0.0.2 b\n{BLOCK_END}\n# mine\n::1 ip6-localhost\n"
+            )
+        );
+        assert_eq!(e.merged, vec![6]);
+        let again = edit(&e.text, &want, &[]).unwrap();
+        assert_eq!(again.text, e.text);
+        assert!(again.merged.is_empty());
+        let open = format!("{BLOCK_BEGIN}\n{BLOCK_END}\n{BLOCK_BEGIN}\nx\n");
+        assert_eq!(
+            edit(&open, &want, &[]),
+            Err(HostsError::UnterminatedBlock { line: 3 })
+        );
     }
 
     #[test]

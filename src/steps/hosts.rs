@@ -63,6 +63,11 @@ impl Step for HostsStep {
         for (line, name) in &removed {
             plan.info(format!("remove `{name}` from {HOSTS_FILE} line {line}"));
         }
+        for line in &edit.merged {
+            plan.info(format!(
+                "{HOSTS_FILE} has a second bootstrap block at line {line}; it is removed and its place taken by the first block (every line outside the blocks is kept)"
+            ));
+        }
         for c in &edit.conflicts {
             plan.warn(format!(
                 "{HOSTS_FILE} line {} maps `{}` to {} outside the bootstrap block; lookups may find that line first. Add `{}` to hosts.remove_names to take it off",
