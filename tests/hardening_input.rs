@@ -80,6 +80,10 @@ fn secret_cases() -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "a token used as a key name",
+            format!("{HEAD}[kubeadm.secrets]\n\"{TOKEN}\" = 1\n"),
+        ),
+        (
             "an unusual secret value on an invalid line",
             format!("{HEAD}[kubeadm.secrets]\ncertificate_key = \"hunter2-not-hex-at-all\"\n"),
         ),

@@ -257,7 +257,10 @@ impl ProfileError {
         let concealed = conceal::conceal(source);
         for d in &mut diagnostics {
             d.message = concealed.scrub(&d.message);
-            for text in [&mut d.expected, &mut d.help].into_iter().flatten() {
+            for text in [&mut d.key, &mut d.expected, &mut d.help]
+                .into_iter()
+                .flatten()
+            {
                 *text = concealed.scrub(text);
             }
         }
