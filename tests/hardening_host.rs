@@ -363,7 +363,7 @@ fn a_signal_is_forwarded_to_the_helper_and_waited_for() {
         let journal = sb.read(JOURNAL);
         assert!(
             journal.contains("\"action\":\"interrupted\"")
-                && journal.contains("modprobe br_netfilter"),
+                && journal.contains("modprobe -- br_netfilter"),
             "{journal}"
         );
     }
