@@ -1298,3 +1298,134 @@ fn links_planted_in_the_users_home_are_refused() {
         );
     }
 }
+
+/// A run killed right after a successful `kubeadm init`, before bootstrap wrote its record:
+/// the next run finds a complete control plane whose API server answers through admin.conf,
+/// records it and runs nothing, instead of calling a healthy control plane half-done with
+/// `kubeadm reset -f` as the remedy. (A run that failed waiting for the control plane, whose
+/// API server never answered, is still reported: see the half-done tests.)
+#[test]
+fn a_kill_after_a_successful_init_is_recognised_from_the_node() {
+    let cluster = tempfile::tempdir().unwrap();
+    let node = Node::new(cluster.path());
+    generate_bundle(&node);
+    let profile = node.sb.profile("single.toml", SINGLE);
+    let first = node.apply(&profile, &[]);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let marker = node.sb.path("/var/lib/bootstrap/kubeadm/member");
+    std::fs::remove_file(&marker).unwrap();
+    node.sb.take_calls();
+    let again = node.apply(&profile, &[]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(!again.stdout.contains("kubeadm reset"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("record that kubeadm finished"),
+        "{}",
+        again.stdout
+    );
+    assert!(marker.exists());
+    assert!(node.calls("kubeadm").is_empty(), "nothing re-run");
+    assert_eq!(node.apply(&profile, &[]).summary()["changes"], 0);
+}
+
+/// A bundle without the token and a missing CNI manifest are named, all at once, by plan,
+/// check, render and apply before anything runs (kubeadm would otherwise init with a random
+/// token the workers never learn); a worker's copy without the CA hash likewise.
+#[test]
+fn missing_inputs_are_all_named_before_anything_runs() {
+    let cluster = tempfile::tempdir().unwrap();
+    let node = Node::new(cluster.path());
+    generate_bundle(&node);
+    std::fs::remove_file(node.sb.path("/etc/bootstrap/cluster/token")).unwrap();
+    std::fs::remove_file(node.sb.path("/etc/bootstrap/cni/kube-flannel.yml")).unwrap();
+    let profile = node.sb.profile("single.toml", SINGLE);
+    let named = |text: &str| {
+        for word in [
+            "/etc/bootstrap/cluster/token",
+            "/etc/bootstrap/cni/kube-flannel.yml",
+            "bootstrap secrets generate",
+        ] {
+            assert!(text.contains(word), "{word}: {text}");
+        }
+    };
+    for verb in ["plan", "check", "apply"] {
+        let out = node.json(verb, &profile, &[]);
+        assert_eq!(out.status("kubeadm"), "failed", "{verb}: {}", out.stdout);
+        assert_ne!(out.code, 0, "{verb}");
+        named(&out.reason("kubeadm"));
+    }
+    assert!(node.calls("kubeadm").is_empty(), "nothing was run");
+    assert!(
+        !node
+            .sb
+            .path("/var/lib/bootstrap/kubeadm/init.yaml")
+            .exists()
+    );
+    let render = node.run(&["render", "kubeadm", "--profile", profile.to_str().unwrap()]);
+    assert_eq!(render.code, 1);
+    assert!(
+        render.stderr.contains("/etc/bootstrap/cluster/token"),
+        "{}",
+        render.stderr
+    );
+    assert!(
+        render.stderr.contains("bootstrap secrets generate"),
+        "{}",
+        render.stderr
+    );
+
+    let worker = Node::new(cluster.path());
+    generate_bundle(&worker);
+    std::fs::remove_file(worker.sb.path("/etc/bootstrap/cluster/ca-cert-hash")).unwrap();
+    let wp = worker.sb.profile(
+        "w.toml",
+        "[node]\nname = \"worker-1\"\nrole = \"worker\"\naddress = \"192.168.33.14\"\n[kubernetes]\nversion = \"1.35.2\"\n[kubeadm]\ncontrol_plane_endpoint = \"192.168.33.13:6443\"\n[kubeadm.secrets]\nbundle = \"/etc/bootstrap/cluster\"\n",
+    );
+    let out = worker.json("plan", &wp, &[]);
+    assert_eq!(out.status("kubeadm"), "failed", "{}", out.stdout);
+    assert!(
+        out.reason("kubeadm")
+            .contains("/etc/bootstrap/cluster/ca-cert-hash")
+    );
+}
+
+/// A worker whose kubelet and containerd use cgroupfs joins a cluster initialised with the
+/// systemd driver. JoinConfiguration carries no KubeletConfiguration, so its own driver
+/// reaches its kubelet through kubeadm's `kubeletconfiguration` patch; without the patch
+/// it gets the cluster's systemd driver and its kubelet cannot run against its containerd.
+#[test]
+fn a_cgroupfs_worker_joins_a_systemd_cluster_with_its_own_driver() {
+    let cluster = tempfile::tempdir().unwrap();
+    let master = Node::new(cluster.path());
+    generate_bundle(&master);
+    let mp = master.sb.profile("single.toml", SINGLE);
+    let out = master.apply(&mp, &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        master
+            .sb
+            .read("/var/lib/kubelet/config.yaml")
+            .contains("cgroupDriver: systemd")
+    );
+
+    let worker = Node::new(cluster.path());
+    copy_bundle(&master, &worker, &["token", "ca-cert-hash"]);
+    worker.sb.write(
+        "/etc/containerd/config.toml",
+        &CONTAINERD_V3.replace("SystemdCgroup = true", "SystemdCgroup = false"),
+    );
+    let wp = worker.sb.profile(
+        "w.toml",
+        "[node]\nname = \"worker-1\"\nrole = \"worker\"\naddress = \"192.168.56.11\"\n[kubernetes]\nversion = \"1.35.2\"\ncgroup_driver = \"cgroupfs\"\n[kubeadm]\ncontrol_plane_endpoint = \"192.168.56.10:6443\"\n[kubeadm.secrets]\nbundle = \"/etc/bootstrap/cluster\"\n",
+    );
+    let out = worker.apply(&wp, &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let config = worker.sb.read("/var/lib/kubelet/config.yaml");
+    assert!(config.contains("cgroupDriver: cgroupfs"), "{config}");
+    let join = worker.sb.read("/var/lib/bootstrap/kubeadm/join.yaml");
+    assert!(
+        join.contains("patches:\n  directory: /var/lib/bootstrap/kubeadm/patches\n"),
+        "{join}"
+    );
+    assert_eq!(worker.apply(&wp, &[]).summary()["changes"], 0);
+}

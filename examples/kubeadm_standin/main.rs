@@ -754,6 +754,77 @@ fn write_control_plane_files(env: &Env, server: &str, node: &str) {
     }
 }
 
+/// The cluster's kubelet configuration with this node's `kubeletconfiguration` patches
+/// applied, as kubeadm's `patches` mechanism does (files named
+/// `target[suffix][+patchtype].extension`, applied in name order; patchtype `strategic`
+/// (default), `merge` or `json`; extension `yaml` or `json`). For the flat fields of a
+/// KubeletConfiguration a strategic merge patch acts as a JSON merge patch (RFC 7386);
+/// `json` patches are not modelled and refused.
+fn patched_kubelet_config(env: &Env, config: &str, dir: Option<&str>) -> Res<String> {
+    let Some(dir) = dir else {
+        return Ok(config.to_string());
+    };
+    let mut names: Vec<String> = fs::read_dir(env.path(dir))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let mut value = yaml11::documents(config)
+        .ok()
+        .and_then(|d| d.into_iter().next())
+        .unwrap_or(Value::Null);
+    for name in names
+        .iter()
+        .filter(|n| n.starts_with("kubeletconfiguration"))
+    {
+        let stem = name.trim_end_matches(".yaml").trim_end_matches(".json");
+        let kind = stem.split_once('+').map_or("strategic", |(_, k)| k);
+        if kind == "json" {
+            return fail(
+                1,
+                format!("the stand-in does not model json patches: {name}"),
+            );
+        }
+        let text = fs::read_to_string(env.path(&format!("{dir}/{name}"))).unwrap_or_default();
+        let patch = yaml11::documents(&text)
+            .or_else(|e| {
+                fail(
+                    1,
+                    format!(
+                        "error execution phase kubelet-start: could not apply patch {name}: {e}"
+                    ),
+                )
+            })?
+            .into_iter()
+            .next()
+            .unwrap_or(Value::Null);
+        merge_patch(&mut value, &patch);
+    }
+    Ok(serde_norway::to_string(&value).unwrap())
+}
+
+/// RFC 7386 JSON merge patch.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(p) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(serde_json::Map::new());
+    }
+    let t = target.as_object_mut().unwrap();
+    for (k, v) in p {
+        if v.is_null() {
+            t.remove(k);
+        } else {
+            merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+        }
+    }
+}
+
 fn kubelet_files(env: &Env, kubelet: &str) {
     if !env.break_kubelet_config {
         env.write("/var/lib/kubelet/config.yaml", kubelet);
@@ -1065,9 +1136,11 @@ fn join(env: &Env, flags: &[String]) -> Res<String> {
     }
     fs::create_dir_all(env.path("/etc/kubernetes/pki")).unwrap();
     fs::copy(dir.join("ca.crt"), env.path("/etc/kubernetes/pki/ca.crt")).unwrap();
+    let cluster_kubelet = fs::read_to_string(dir.join("kubelet-config.yaml")).unwrap_or_default();
+    let patches = str_at(join, &["patches", "directory"]).map(str::to_string);
     kubelet_files(
         env,
-        &fs::read_to_string(dir.join("kubelet-config.yaml")).unwrap_or_default(),
+        &patched_kubelet_config(env, &cluster_kubelet, patches.as_deref())?,
     );
     if kubelet_runs(env).is_err() {
         return fail(

@@ -27,6 +27,29 @@ pub const CERTIFICATE_KEY: &str = "certificate-key";
 /// The CA hash file of a bundle.
 pub const CA_CERT_HASH: &str = "ca-cert-hash";
 
+/// The bundle files a node needs for its part: the node that runs `kubeadm init` needs the
+/// CA (certificate and key) and the token, plus the certificate key when other control
+/// planes will join; a joining node needs the token and the CA hash, plus the certificate
+/// key on a control plane. Without one of them kubeadm would quietly make its own (a
+/// random token the workers never learn), so a missing file is an error.
+pub fn required(init: bool, control_plane: bool, control_planes: u32) -> Vec<&'static str> {
+    match (init, control_plane) {
+        (true, _) if control_planes > 1 => vec![CA_CERT, CA_KEY, TOKEN, CERTIFICATE_KEY],
+        (true, _) => vec![CA_CERT, CA_KEY, TOKEN],
+        (false, true) => vec![TOKEN, CA_CERT_HASH, CERTIFICATE_KEY],
+        (false, false) => vec![TOKEN, CA_CERT_HASH],
+    }
+}
+
+/// The node paths of the `files` missing from the bundle directory `dir`.
+pub fn missing(host: &Host, dir: &str, files: &[&str]) -> Vec<String> {
+    files
+        .iter()
+        .map(|f| format!("{}/{f}", dir.trim_end_matches('/')))
+        .filter(|p| !host.exists(p))
+        .collect()
+}
+
 /// What a bundle holds; a file missing from the directory is `None`.
 #[derive(Debug, Clone, Default)]
 pub struct Bundle {
@@ -66,6 +89,19 @@ pub enum BundleError {
         "{0} already exists; a bundle is never overwritten (nodes of a running cluster depend on it): choose another --out directory"
     )]
     Exists(String),
+    /// Files this node's part needs are not in the bundle directory.
+    #[error(
+        "the secrets bundle lacks {} that {who} needs: copy the whole bundle made by `bootstrap secrets generate` to {dir} (or make one with `bootstrap secrets generate --out DIR`)",
+        files.join(", ")
+    )]
+    Missing {
+        /// The bundle directory.
+        dir: String,
+        /// The node paths of the missing files.
+        files: Vec<String>,
+        /// The node's part, for the message.
+        who: &'static str,
+    },
     /// A file of the bundle holds a value in the wrong format.
     #[error("{path}: {message}")]
     Invalid {

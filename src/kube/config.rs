@@ -299,6 +299,28 @@ pub struct JoinConfiguration {
     /// `None` for a worker.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub control_plane: Option<JoinControlPlane>,
+    /// Where kubeadm finds this node's patches (the kubelet configuration patch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patches: Option<Patches>,
+}
+
+/// `patches`: a directory of `target[suffix][+patchtype].extension` files kubeadm applies
+/// (kubeadm reference, `--patches`: targets include `kubeletconfiguration`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Patches {
+    /// The directory.
+    pub directory: String,
+}
+
+/// A JSON merge patch (RFC 7386) of this node's KubeletConfiguration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeletPatch {
+    /// `systemd` or `cgroupfs`: this node's, matching its containerd.
+    pub cgroup_driver: String,
+    /// `false` when the profile keeps swap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fail_swap_on: Option<bool>,
 }
 
 /// `KubeletConfiguration` (kubelet.config.k8s.io/v1beta1), the cluster-wide kubelet settings.

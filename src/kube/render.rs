@@ -3,12 +3,12 @@
 
 use std::net::IpAddr;
 
-use super::bundle::{Bundle, BundleError};
+use super::bundle::{self, Bundle, BundleError};
 use super::config::{
     ApiEndpoint, ApiServer, ApiVersion, Args, BootstrapToken, BootstrapTokenDiscovery,
     ClusterConfiguration, Component, Discovery, Document, Etcd, InitConfiguration,
-    JoinConfiguration, JoinControlPlane, KubeProxyConfiguration, KubeletConfiguration, Networking,
-    NodeRegistration,
+    JoinConfiguration, JoinControlPlane, KubeProxyConfiguration, KubeletConfiguration,
+    KubeletPatch, Networking, NodeRegistration, Patches,
 };
 use super::secrets::{Ca, CaHash, CertificateKey, Token};
 use crate::host::Host;
@@ -16,6 +16,12 @@ use crate::profile::kubeadm::{Kubeadm, Mode};
 use crate::profile::kubernetes::Kubernetes;
 use crate::profile::swap::SwapPolicy;
 use crate::profile::{Profile, Role};
+
+/// The directory of the patches kubeadm applies on join.
+pub const PATCHES_DIR: &str = "/var/lib/bootstrap/kubeadm/patches";
+/// The kubelet configuration patch: target `kubeletconfiguration`, a JSON merge patch.
+pub const KUBELET_PATCH: &str =
+    "/var/lib/bootstrap/kubeadm/patches/kubeletconfiguration+merge.yaml";
 
 /// The join secrets this node has, from the bundle, the profile's values or a join command.
 #[derive(Debug, Clone, Default)]
@@ -37,10 +43,29 @@ pub struct JoinSecrets {
 impl JoinSecrets {
     /// Collects the secrets `kubeadm` names, reading the bundle through `host`, and
     /// registers every secret value with the host for redaction.
-    pub fn resolve(host: &Host, kubeadm: &Kubeadm) -> Result<JoinSecrets, BundleError> {
+    /// A bundle must hold every file the node's part needs ([`bundle::required`]).
+    pub fn resolve(host: &Host, kubeadm: &Kubeadm, role: Role) -> Result<JoinSecrets, BundleError> {
         let s = &kubeadm.secrets;
         let mut out = JoinSecrets::default();
         if let Some(dir) = &s.bundle {
+            let init = kubeadm.mode() == Mode::Init;
+            let control_plane = role == Role::ControlPlane;
+            let files = bundle::missing(
+                host,
+                dir,
+                &bundle::required(init, control_plane, kubeadm.control_planes),
+            );
+            if !files.is_empty() {
+                return Err(BundleError::Missing {
+                    dir: dir.clone(),
+                    files,
+                    who: match (init, control_plane) {
+                        (true, _) => "the control plane that runs kubeadm init",
+                        (false, true) => "a joining control plane",
+                        (false, false) => "a joining worker",
+                    },
+                });
+            }
             let b = Bundle::read(host, dir)?;
             out = JoinSecrets {
                 token: b.token,
@@ -281,7 +306,20 @@ impl Inputs<'_> {
                 },
             },
             control_plane,
+            patches: Some(Patches {
+                directory: PATCHES_DIR.to_string(),
+            }),
         })])
+    }
+
+    /// The kubelet settings of this node that a join must not take from the cluster:
+    /// `JoinConfiguration` carries no KubeletConfiguration, so without this patch a joining
+    /// node gets the cluster's cgroup driver (which may not be its containerd's).
+    pub fn kubelet_patch(&self) -> Result<String, RenderError> {
+        Ok(super::yaml::to_string(&KubeletPatch {
+            cgroup_driver: self.kubernetes.cgroup_driver.as_str().to_string(),
+            fail_swap_on: (self.profile.swap.policy == SwapPolicy::Keep).then_some(false),
+        })?)
     }
 
     /// The documents for this node's mode.

@@ -5,8 +5,13 @@
 use super::*;
 
 pub(super) fn kubectl(args: &[&str]) -> Command {
+    kubectl_with(ADMIN_CONF, args)
+}
+
+/// kubectl with the given kubeconfig.
+pub(super) fn kubectl_with(kubeconfig: &str, args: &[&str]) -> Command {
     Command::new("kubectl")
-        .args(["--kubeconfig", ADMIN_CONF])
+        .args(["--kubeconfig", kubeconfig])
         .args(args.iter().copied())
 }
 

@@ -2,6 +2,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use crate::kube::render::KUBELET_PATCH;
 
 impl KubeadmStep {
     pub(super) fn plan_join(
@@ -13,6 +14,17 @@ impl KubeadmStep {
     ) -> Result<(), StepError> {
         let host = ctx.host;
         write_config(host, rendered, tasks)?;
+        if let Some(patch) = &rendered.kubelet_patch {
+            let old = host.read(KUBELET_PATCH)?;
+            if old.as_deref() != Some(patch.as_str()) {
+                tasks.push(Task::Write(Change::file(
+                    KUBELET_PATCH,
+                    old.as_deref(),
+                    patch.clone(),
+                    FileMode::KeepOr(0o644),
+                )));
+            }
+        }
         let d = &kubeadm.discovery;
         tasks.push(Task::Join(
             Command::new("kubeadm")

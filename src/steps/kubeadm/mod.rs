@@ -25,7 +25,7 @@ use crate::kube::render::{Inputs, JoinSecrets};
 use crate::kube::retry::{Attempt, Backoff};
 use crate::kube::secrets::hex;
 use crate::kube::state::{
-    self, ADMIN_CONF, CA_CRT, CA_KEY, KUBE_VIP_MANIFEST, Membership, SUPER_ADMIN_CONF,
+    self, ADMIN_CONF, CA_CRT, CA_KEY, KUBE_VIP_MANIFEST, KUBELET_CONF, Membership, SUPER_ADMIN_CONF,
 };
 use crate::kube::yaml::redact_secrets;
 use crate::profile::Role;
@@ -39,7 +39,7 @@ mod init;
 mod join;
 mod run;
 
-use after::{After, cni_copy, kubectl};
+use after::{After, cni_copy, kubectl, kubectl_with};
 use join::discovery_failed;
 use run::evidence;
 
@@ -104,6 +104,8 @@ pub struct Rendered {
     pub secrets: JoinSecrets,
     /// `init` or `join`.
     pub mode: Mode,
+    /// The kubelet configuration patch a join applies (join only).
+    pub kubelet_patch: Option<String>,
 }
 
 fn blocked(e: impl std::fmt::Display) -> StepError {
@@ -126,7 +128,8 @@ pub fn render(ctx: &Context) -> Result<Option<Rendered>, StepError> {
     let Some((kubeadm, kubernetes)) = sections(ctx)? else {
         return Ok(None);
     };
-    let secrets = JoinSecrets::resolve(ctx.host, kubeadm).map_err(blocked)?;
+    let secrets =
+        JoinSecrets::resolve(ctx.host, kubeadm, ctx.profile.node.role).map_err(blocked)?;
     let mode = kubeadm.mode();
     let inputs = Inputs {
         profile: ctx.profile,
@@ -141,12 +144,54 @@ pub fn render(ctx: &Context) -> Result<Option<Rendered>, StepError> {
         Mode::Init => INIT_CONFIG,
         Mode::Join => JOIN_CONFIG,
     };
+    let kubelet_patch = match mode {
+        Mode::Init => None,
+        Mode::Join => Some(inputs.kubelet_patch().map_err(blocked)?),
+    };
     Ok(Some(Rendered {
         path,
         yaml,
         secrets,
         mode,
+        kubelet_patch,
     }))
+}
+
+/// Every input a fresh node's kubeadm run and the steps after it need that is not on the
+/// node, so that plan and check name them all before apply starts anything: the bundle
+/// files of this node's part, the CNI manifest, the kubeconfig user.
+fn missing_inputs(ctx: &Context, kubeadm: &Kubeadm) -> Result<Vec<String>, StepError> {
+    let host = ctx.host;
+    if state::observe(host)? != Membership::Fresh {
+        return Ok(Vec::new());
+    }
+    let mut missing = Vec::new();
+    let init = kubeadm.mode() == Mode::Init;
+    if let Some(dir) = &kubeadm.secrets.bundle {
+        let control_plane = ctx.profile.node.role == Role::ControlPlane;
+        let need = crate::kube::bundle::required(init, control_plane, kubeadm.control_planes);
+        for path in crate::kube::bundle::missing(host, dir, &need) {
+            missing.push(format!(
+                "{path} (kubeadm.secrets.bundle; `bootstrap secrets generate` makes it)"
+            ));
+        }
+    }
+    if let Some(cni) = kubeadm.cni.as_ref().filter(|_| init)
+        && let Some(path) = &cni.manifest
+        && !host.exists(path)
+    {
+        missing.push(format!("{path} (kubeadm.cni.manifest)"));
+    }
+    if let Some(user) = &kubeadm.kubeconfig_user {
+        let passwd = host.read("/etc/passwd")?.unwrap_or_default();
+        if !passwd
+            .lines()
+            .any(|l| l.split(':').next() == Some(user.as_str()))
+        {
+            missing.push(format!("user `{user}` in /etc/passwd (kubeadm.kubeconfig_user; create it with useradd -m {user})"));
+        }
+    }
+    Ok(missing)
 }
 
 /// A change writing a file that holds secrets: 0600, the diff shown with secrets redacted.
@@ -284,6 +329,13 @@ impl KubeadmStep {
                 Vec::new(),
             ));
         };
+        let missing = missing_inputs(ctx, kubeadm)?;
+        if !missing.is_empty() {
+            return Err(blocked(format!(
+                "this node cannot take its part in the cluster: it lacks\n  - {}\nnothing was run; put them in place (the bundle from `bootstrap secrets generate`, the CNI manifest), then apply again",
+                missing.join("\n  - ")
+            )));
+        }
         let Some(rendered) = render(ctx)? else {
             return Ok((Plan::default(), Vec::new()));
         };
@@ -297,7 +349,11 @@ impl KubeadmStep {
             mode: rendered.mode,
             classic: rendered.secrets.token.is_none(),
         };
-        match (self.membership(host, &rendered)?, rendered.mode, role) {
+        match (
+            self.membership(host, &rendered, &mut tasks)?,
+            rendered.mode,
+            role,
+        ) {
             (Membership::Partial { present, missing }, mode, _) => {
                 let mut evidence = evidence(ctx, kubernetes, mode, rendered.path)?;
                 evidence.present = present;
@@ -340,22 +396,59 @@ impl KubeadmStep {
         Ok((plan, tasks))
     }
 
-    /// kubeadm's files, corrected by bootstrap's own record: a complete set of files next to
-    /// a config bootstrap wrote, without the record that kubeadm finished, is a run that
-    /// failed late (for example waiting for the control plane).
-    fn membership(&self, host: &Host, rendered: &Rendered) -> Result<Membership, StepError> {
+    /// kubeadm's files, checked against bootstrap's own record and the node itself. A
+    /// complete set of files next to a config bootstrap wrote but without the record that
+    /// kubeadm finished is either a run killed after kubeadm succeeded (the API server
+    /// answers through the node's own kubeconfig: a member, and the record is written now)
+    /// or a run that failed late, waiting for the control plane (it does not answer).
+    fn membership(
+        &self,
+        host: &Host,
+        rendered: &Rendered,
+        tasks: &mut Vec<Task>,
+    ) -> Result<Membership, StepError> {
         let observed = state::observe(host)?;
-        let kind = match observed {
-            Membership::ControlPlane => "control plane",
-            Membership::Worker => "worker",
+        let (kind, kubeconfig) = match observed {
+            Membership::ControlPlane => ("control plane", ADMIN_CONF),
+            Membership::Worker => ("worker", KUBELET_CONF),
             _ => return Ok(observed),
         };
         if host.exists(MEMBER_MARKER) || !host.exists(rendered.path) {
             return Ok(observed);
         }
+        let readyz = kubectl_with(kubeconfig, &["get", "--raw", "/readyz"]);
+        let answer = host.run(&readyz)?;
+        if answer.success() {
+            let mut change = Change::file(
+                MEMBER_MARKER,
+                None,
+                format!(
+                    "{}\n",
+                    if rendered.mode == Mode::Init {
+                        "init"
+                    } else {
+                        "join"
+                    }
+                ),
+                FileMode::KeepOr(0o644),
+            );
+            change.summary = format!(
+                "record that kubeadm finished: the files of a {kind} are complete and the API server answers `{}`",
+                readyz.display()
+            );
+            tasks.push(Task::Write(change));
+            return Ok(observed);
+        }
         Ok(Membership::Partial {
             present: vec![format!("the files of a {kind}"), rendered.path.to_string()],
-            missing: vec![format!("{MEMBER_MARKER} (written when kubeadm finishes)")],
+            missing: vec![
+                format!("{MEMBER_MARKER} (written when kubeadm finishes)"),
+                format!(
+                    "an answer from the API server to `{}` ({})",
+                    readyz.display(),
+                    answer.tail(1)
+                ),
+            ],
         })
     }
 
