@@ -981,14 +981,28 @@ fn the_standin_accepts_our_renderings_and_is_strict() {
 impl Node {
     /// Runs the stand-in directly, as a person would run kubeadm.
     fn run_kubeadm(&self, args: &[&str]) -> Out {
-        let output = std::process::Command::new(self.sb.bin.join("kubeadm"))
-            .args(args)
-            .env("SANDBOX_ROOT", &self.sb.root)
-            .env("STANDIN_LOG", &self.sb.log)
-            .env("STANDIN_CLUSTER", &self.cluster)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .unwrap();
+        let run = || {
+            std::process::Command::new(self.sb.bin.join("kubeadm"))
+                .args(args)
+                .env("SANDBOX_ROOT", &self.sb.root)
+                .env("STANDIN_LOG", &self.sb.log)
+                .env("STANDIN_CLUSTER", &self.cluster)
+                .envs(self.env.iter().map(|(k, v)| (k, v)))
+                .output()
+        };
+        // A stand-in just copied into place can still be open for writing in a child that
+        // another test thread forked at that moment (ETXTBSY): wait for that child's exec.
+        let mut output = run();
+        for _ in 0..50 {
+            match &output {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    output = run();
+                }
+                _ => break,
+            }
+        }
+        let output = output.unwrap();
         Out {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -1428,4 +1442,32 @@ fn a_cgroupfs_worker_joins_a_systemd_cluster_with_its_own_driver() {
         "{join}"
     );
     assert_eq!(worker.apply(&wp, &[]).summary()["changes"], 0);
+}
+
+/// The failure diagnosis reads containerd's config where the profile says it is
+/// (containerd.config_path), through the same reader as the runtime steps: a mismatch in a
+/// custom config file is found and named, not "no /etc/containerd/config.toml".
+#[test]
+fn diagnosis_reads_containerd_config_where_the_profile_says() {
+    let cluster = tempfile::tempdir().unwrap();
+    let mut node = Node::new(cluster.path());
+    generate_bundle(&node);
+    node.sb.write(
+        "/etc/containerd/custom.toml",
+        "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n  SystemdCgroup = false\n",
+    );
+    node.env
+        .push(("STANDIN_KUBEADM_BREAK".into(), "kubelet-config".into()));
+    let profile = node.sb.profile(
+        "single.toml",
+        &format!("{SINGLE}\n[containerd]\nconfig_path = \"/etc/containerd/custom.toml\"\n"),
+    );
+    let out = node.apply(&profile, &["--skip", "containerd", "--skip", "cgroup"]);
+    assert_eq!(out.status("kubeadm"), "failed", "{}", out.stdout);
+    let why = reason(&out, "kubeadm");
+    assert!(
+        why.contains("cgroup driver mismatch: the kubelet uses systemd, containerd uses cgroupfs"),
+        "{why}"
+    );
+    assert!(why.contains("of /etc/containerd/custom.toml"), "{why}");
 }

@@ -351,3 +351,29 @@ fn another_vendors_kubectl_package_is_replaced_not_called_a_downgrade() {
         "apt must be allowed to replace the higher-versioned foreign package: {calls:?}"
     );
 }
+
+/// On a node that is already a cluster member (kubeadm's files are there), raising
+/// kubernetes.version is refused with the upgrade commands before any package changes; a
+/// fresh node still upgrades (`a_minor_upgrade_repoints_the_repository`).
+#[test]
+fn a_version_change_on_a_cluster_member_is_refused_with_the_upgrade_command() {
+    let sb = Sandbox::new();
+    sb.write(
+        "/.standin/dpkg-status",
+        "ca-certificates\t20230311\tii \nkubeadm\t1.31.4-1.1\thi \nkubelet\t1.31.4-1.1\thi \nkubectl\t1.31.4-1.1\thi \n",
+    );
+    sb.write(
+        "/etc/kubernetes/kubelet.conf",
+        "apiVersion: v1\nkind: Config\n",
+    );
+    sb.write("/var/lib/kubelet/config.yaml", "cgroupDriver: systemd\n");
+    let server = Server::start();
+    serve_keys(&server, &["1.31", "1.32"]);
+    let out = apply(&sb, &profile(&server, "1.32.0", ""));
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert_eq!(out.status("packages"), "failed");
+    let why = out.reason("packages");
+    assert!(why.contains("a joined worker with kubeadm 1.31.4"), "{why}");
+    assert!(why.contains("kubeadm upgrade node"), "{why}");
+    assert!(changing(sb.take_calls()).is_empty(), "nothing installed");
+}

@@ -1068,11 +1068,17 @@ fn join(env: &Env, flags: &[String]) -> Res<String> {
         .and_then(|d| d.get("bootstrapToken"))
         .unwrap_or(&Value::Null);
     let endpoint = str_at(bt, &["apiServerEndpoint"]).unwrap_or("");
+    // Discovery fails in kubeadm's words (kubernetes/kubernetes
+    // cmd/kubeadm/app/discovery/token/token.go: `getClusterInfo` keeps "failed to request the
+    // cluster-info ConfigMap" or "could not find a JWS signature in the cluster-info
+    // ConfigMap for token ID" as its last error; `validateClusterCA` wraps pubkeypin's "none
+    // of the public keys ... are pinned"; discovery wraps all in "couldn't validate the
+    // identity of the API Server").
     let Some(dir) = cluster_dir(env, endpoint) else {
         return fail(
             1,
             format!(
-                "[preflight] Running pre-flight checks\nerror execution phase preflight: couldn't validate the identity of the API Server: Get \"https://{endpoint}/api/v1/namespaces/kube-public/configmaps/cluster-info?timeout=10s\": dial tcp {endpoint}: connect: connection refused\nTo see the stack trace of this error execute with --v=5 or higher"
+                "[preflight] Running pre-flight checks\nerror execution phase preflight: couldn't validate the identity of the API Server: failed to request the cluster-info ConfigMap: Get \"https://{endpoint}/api/v1/namespaces/kube-public/configmaps/cluster-info?timeout=10s\": dial tcp {endpoint}: connect: connection refused\nTo see the stack trace of this error execute with --v=5 or higher"
             ),
         );
     };
@@ -1119,10 +1125,24 @@ fn join(env: &Env, flags: &[String]) -> Res<String> {
     if control_plane {
         let uploaded = fs::read_to_string(dir.join("certificate-key")).ok();
         let given = str_at(join, &["controlPlane", "certificateKey"]);
-        if uploaded.is_none() || uploaded.as_deref() != given {
+        // kubeadm's words (cmd/kubeadm/app/phases/copycerts/copycerts.go `DownloadCerts`,
+        // wrapped by the control-plane-prepare phase): no uploaded Secret, or a key that does
+        // not decrypt it (AES-GCM's own error).
+        let why = match (&uploaded, given) {
+            (None, _) => Some(
+                "error downloading the secret: Secret \"kubeadm-certs\" was not found in the \"kube-system\" Namespace. This Secret might have expired. Please, run `kubeadm init phase upload-certs --upload-certs` on a control plane to generate a new one",
+            ),
+            (Some(k), Some(g)) if k == g => None,
+            _ => Some(
+                "error decoding secret data with provided key: cipher: message authentication failed",
+            ),
+        };
+        if let Some(why) = why {
             return fail(
                 1,
-                "error execution phase control-plane-prepare/download-certs: error downloading certs: error decoding certificate key: the Secret does not include the required certificate or key (or the key is wrong)",
+                format!(
+                    "[download-certs] Downloading the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace\nerror execution phase control-plane-prepare/download-certs: error downloading certs: {why}\nTo see the stack trace of this error execute with --v=5 or higher"
+                ),
             );
         }
         write_control_plane_files(env, endpoint, &node);

@@ -39,16 +39,17 @@ pub struct ContainerdView {
     pub cri_disabled: bool,
 }
 
-/// Reads the CRI settings from containerd's config.toml text (schema versions 1, 2 and 3/4)
-/// with the runtime step's reader. `None` when the text is not a containerd config.
-pub fn containerd_view(text: &str) -> Option<ContainerdView> {
-    let facts = crate::formats::containerd_config::facts(text).ok()?;
-    Some(ContainerdView {
-        systemd_cgroup: facts.systemd_cgroup,
-        table: facts.schema.runc_options_table(),
-        sandbox_image: facts.sandbox_image,
-        cri_disabled: !facts.cri_disabled.is_empty(),
-    })
+/// The CRI settings of containerd's config (schema versions 1, 2 and 3/4) as the runtime
+/// step reads them ([`crate::node::facts::containerd`]).
+pub fn containerd_view(facts: crate::formats::containerd_config::RuntimeFacts) -> ContainerdView {
+    {
+        ContainerdView {
+            systemd_cgroup: facts.systemd_cgroup,
+            table: facts.schema.runc_options_table(),
+            sandbox_image: facts.sandbox_image,
+            cri_disabled: !facts.cri_disabled.is_empty(),
+        }
+    }
 }
 
 /// Everything collected about a failure.
@@ -78,6 +79,8 @@ pub struct Evidence {
     pub node_driver: Option<String>,
     /// /var/lib/kubelet/config.yaml exists.
     pub kubelet_config_present: bool,
+    /// containerd's config file (containerd.config_path).
+    pub containerd_config: String,
     /// containerd's view (`None`: no config file).
     pub containerd: Option<ContainerdView>,
     /// The pause image kubeadm expects (`kubeadm config images list`).
@@ -108,16 +111,36 @@ fn tail_lines(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// What the diagnosis is about: the kubeadm run and the profile's view of the node.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// `kubeadm init` or `kubeadm join`.
+    pub mode: Mode,
+    /// The config file bootstrap wrote for kubeadm.
+    pub config_path: &'a str,
+    /// containerd's config file (containerd.config_path).
+    pub containerd_config: &'a str,
+    /// The profile's kubelet cgroup driver.
+    pub profile_driver: Option<CgroupDriver>,
+    /// The kubelet refuses swap (failSwapOn not turned off by the profile).
+    pub fail_swap_on: bool,
+    /// `vMAJOR.MINOR.PATCH`, to ask kubeadm for its pause image.
+    pub kube_version: Option<&'a str>,
+    /// Where the control-plane images come from.
+    pub image_repository: Option<&'a str>,
+}
+
 /// Collects the evidence on `host` (read-only commands and files).
-pub fn collect(
-    host: &Host,
-    mode: Mode,
-    config_path: &str,
-    profile_driver: Option<CgroupDriver>,
-    fail_swap_on: bool,
-    kube_version: Option<&str>,
-    image_repository: Option<&str>,
-) -> Result<Evidence, HostError> {
+pub fn collect(host: &Host, subject: Subject) -> Result<Evidence, HostError> {
+    let Subject {
+        mode,
+        config_path,
+        containerd_config,
+        profile_driver,
+        fail_swap_on,
+        kube_version,
+        image_repository,
+    } = subject;
     let run_text = |command: Command| match host.run(&command) {
         Ok(out) if out.success() => tail_lines(&out.stdout, 20),
         Ok(out) => format!(
@@ -135,14 +158,11 @@ pub fn collect(
         .iter()
         .map(|a| format!("{} ({})", a.path, a.kind))
         .collect();
-    let kubelet_config = host.read(KUBELET_CONFIG)?;
-    let node_driver = kubelet_config.as_deref().and_then(|text| {
-        let value: serde_norway::Value = serde_norway::from_str(text).ok()?;
-        value.get("cgroupDriver")?.as_str().map(str::to_string)
-    });
-    let containerd = host
-        .read(CONTAINERD_CONFIG)?
-        .and_then(|text| containerd_view(&text));
+    let kubelet_config_present = host.exists(KUBELET_CONFIG);
+    let node_driver = crate::node::facts::kubelet_driver(host)?;
+    let containerd = crate::node::facts::containerd(host, containerd_config)?
+        .and_then(Result::ok)
+        .map(containerd_view);
     let expected_pause = match (kube_version, image_repository) {
         (Some(version), Some(repo)) => host
             .run(&Command::new("kubeadm").args([
@@ -173,7 +193,8 @@ pub fn collect(
         fail_swap_on,
         profile_driver,
         node_driver,
-        kubelet_config_present: kubelet_config.is_some(),
+        kubelet_config_present,
+        containerd_config: containerd_config.to_string(),
         containerd,
         expected_pause,
         ..Evidence::default()
@@ -188,6 +209,7 @@ fn mentions(haystacks: &[&str], needles: &[&str]) -> bool {
 
 /// The likely causes, most likely first.
 pub fn analyse(e: &Evidence) -> Vec<Cause> {
+    let containerd_config = &e.containerd_config;
     let mut out = Vec::new();
     let tail = e.failure.as_ref().map_or("", |f| f.tail.as_str());
     let texts = [tail, e.kubelet_journal.as_str()];
@@ -235,11 +257,11 @@ pub fn analyse(e: &Evidence) -> Vec<Cause> {
             out.push(cause(
                 format!("cgroup driver mismatch: the kubelet uses {kubelet}, containerd uses {runtime}"),
                 format!(
-                    "kubelet: cgroupDriver {kubelet} in {source}; containerd: {setting} in [{}] of {CONTAINERD_CONFIG}; control-plane pods crash-loop when the two differ",
+                    "kubelet: cgroupDriver {kubelet} in {source}; containerd: {setting} in [{}] of {containerd_config}; control-plane pods crash-loop when the two differ",
                     view.table
                 ),
                 format!(
-                    "set SystemdCgroup = {want} in [{}] of {CONTAINERD_CONFIG} and `systemctl restart containerd` (or change kubernetes.cgroup_driver to {runtime}), {reset_and_rerun}",
+                    "set SystemdCgroup = {want} in [{}] of {containerd_config} and `systemctl restart containerd` (or change kubernetes.cgroup_driver to {runtime}), {reset_and_rerun}",
                     view.table
                 ),
             ));
@@ -247,7 +269,7 @@ pub fn analyse(e: &Evidence) -> Vec<Cause> {
         if view.cri_disabled || mentions(&texts, &["unknown service runtime.v1.RuntimeService"]) {
             out.push(cause(
                 "containerd's CRI plugin is disabled",
-                format!("{CONTAINERD_CONFIG} lists cri in disabled_plugins (the stock file of Docker's containerd.io package does)"),
+                format!("{containerd_config} lists cri in disabled_plugins (the stock file of Docker's containerd.io package does)"),
                 format!("remove \"cri\" from disabled_plugins (or regenerate with `containerd config default`), `systemctl restart containerd`, {reset_and_rerun}"),
             ));
         }
@@ -291,7 +313,7 @@ pub fn analyse(e: &Evidence) -> Vec<Cause> {
         out.push(cause(
             format!("sandbox image mismatch: containerd uses {have}, kubeadm expects {want}"),
             "kubeadm warns about it; pods may fail to start where the old image cannot be pulled",
-            format!("set the sandbox image to {want} in {CONTAINERD_CONFIG} and `systemctl restart containerd`"),
+            format!("set the sandbox image to {want} in {containerd_config} and `systemctl restart containerd`"),
         ));
     }
 
@@ -356,6 +378,7 @@ pub fn analyse(e: &Evidence) -> Vec<Cause> {
 
 /// The report people read: what failed, the likely causes with fixes, then the evidence.
 pub fn report(e: &Evidence, causes: &[Cause]) -> String {
+    let containerd_config = &e.containerd_config;
     let mut s = String::new();
     match &e.failure {
         Some(f) => {
@@ -433,7 +456,7 @@ pub fn report(e: &Evidence, causes: &[Cause]) -> String {
             );
         }
         None => {
-            let _ = writeln!(s, "  containerd: no {CONTAINERD_CONFIG}");
+            let _ = writeln!(s, "  containerd: no {containerd_config}");
         }
     }
     if let Some(p) = &e.expected_pause {
@@ -469,24 +492,26 @@ mod tests {
 
     #[test]
     fn reads_both_containerd_schemas() {
-        let v2 = containerd_view(V2).unwrap();
+        let v2 = containerd_view(crate::formats::containerd_config::facts(V2).unwrap());
         assert_eq!(v2.systemd_cgroup, Some(false));
         assert_eq!(
             v2.sandbox_image.as_deref(),
             Some("registry.k8s.io/pause:3.6")
         );
         assert!(v2.table.contains("\"io.containerd.grpc.v1.cri\""));
-        let v3 = containerd_view(V3).unwrap();
+        let v3 = containerd_view(crate::formats::containerd_config::facts(V3).unwrap());
         assert_eq!(v3.systemd_cgroup, Some(true));
         assert_eq!(
             v3.sandbox_image.as_deref(),
             Some("registry.k8s.io/pause:3.10.1")
         );
         assert!(v3.table.contains("\"io.containerd.cri.v1.runtime\""));
-        let docker = containerd_view("disabled_plugins = [\"cri\"]\n").unwrap();
+        let docker = containerd_view(
+            crate::formats::containerd_config::facts("disabled_plugins = [\"cri\"]\n").unwrap(),
+        );
         assert!(docker.cri_disabled);
         assert_eq!(docker.systemd_cgroup, None);
-        assert!(containerd_view("not [toml").is_none());
+        assert!(crate::formats::containerd_config::facts("not [toml").is_err());
     }
 
     fn base() -> Evidence {
@@ -502,7 +527,10 @@ mod tests {
             profile_driver: Some(CgroupDriver::Systemd),
             node_driver: Some("systemd".into()),
             kubelet_config_present: true,
-            containerd: containerd_view(V3),
+            containerd_config: CONTAINERD_CONFIG.to_string(),
+            containerd: Some(containerd_view(
+                crate::formats::containerd_config::facts(V3).unwrap(),
+            )),
             ..Evidence::default()
         }
     }
@@ -531,7 +559,9 @@ mod tests {
     #[test]
     fn cgroup_mismatch_names_both_sides() {
         let e = Evidence {
-            containerd: containerd_view(V2),
+            containerd: Some(containerd_view(
+                crate::formats::containerd_config::facts(V2).unwrap(),
+            )),
             expected_pause: Some("registry.k8s.io/pause:3.6".into()),
             ..base()
         };

@@ -1,3 +1,4 @@
 //! Facts about this node that several steps need, resolved once per run.
 
 pub mod address;
+pub mod facts;

@@ -8,7 +8,7 @@ use procfs_core::FromRead;
 use procfs_core::process::MountInfos;
 
 use crate::engine::{Change, Context, Mode as RunMode, Plan, Step, StepError};
-use crate::formats::{containerd_config, kubelet_env};
+use crate::formats::kubelet_env;
 use crate::host::{Host, HostError, Mode};
 use crate::profile::kubernetes::CgroupDriver;
 
@@ -77,25 +77,20 @@ pub fn cgroup_mode(host: &Host) -> Result<CgroupMode, HostError> {
     })
 }
 
-/// The `cgroupDriver:` of a kubelet config file (a top-level YAML scalar).
-pub fn kubelet_config_driver(text: &str) -> Option<String> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("cgroupDriver:"))
-        .map(|v| v.trim().trim_matches(['"', '\'']).to_string())
-}
+pub use crate::node::facts::kubelet_config_driver;
 
 /// The `cgroup` step.
 pub struct CgroupStep;
 
 fn runtime_mismatch(ctx: &Context, want: CgroupDriver, plan: &mut Plan) -> Result<(), StepError> {
     let path = &ctx.profile.containerd.config_path;
-    let Some(text) = ctx.host.read(path)? else {
+    let Some(facts) = crate::node::facts::containerd(ctx.host, path)? else {
         plan.info(format!(
             "{path} does not exist yet: containerd's side cannot be compared"
         ));
         return Ok(());
     };
-    let Ok(facts) = containerd_config::facts(&text) else {
+    let Ok(facts) = facts else {
         plan.warn(format!(
             "{path} cannot be parsed: containerd's side cannot be compared"
         ));

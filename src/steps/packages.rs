@@ -51,6 +51,35 @@ fn work(change: &Change) -> Option<&Work> {
     }
 }
 
+/// On a node that is already part of a cluster (kubeadm's files are there), installing
+/// another Kubernetes version would put its kubelet out of step with the control plane: that
+/// is a cluster upgrade (kubeadm upgrade, one node at a time, kubelet last), not a package
+/// change, so it is refused with the commands; a fresh node installs as usual.
+fn refuse_member_version_change(
+    ctx: &Context,
+    installed: &[(&'static str, KubeVersion)],
+    wanted: KubeVersion,
+) -> Result<(), StepError> {
+    let changing: Vec<String> = installed
+        .iter()
+        .filter(|(_, v)| *v != wanted)
+        .map(|(name, v)| format!("{name} {v}"))
+        .collect();
+    if changing.is_empty() {
+        return Ok(());
+    }
+    let kind = match crate::kube::state::observe(ctx.host)? {
+        crate::kube::state::Membership::Fresh => return Ok(()),
+        crate::kube::state::Membership::ControlPlane => "an initialised control plane",
+        crate::kube::state::Membership::Worker => "a joined worker",
+        crate::kube::state::Membership::Partial { .. } => "a node with kubeadm's files on it",
+    };
+    Err(StepError::Blocked(format!(
+        "this node is {kind} with {} installed, and the profile asks for {wanted}: changing the Kubernetes version of a cluster member is an upgrade, not a package install, and is not done here. Upgrade with kubeadm (first control plane: `kubeadm upgrade plan`, then `kubeadm upgrade apply v{wanted}`; other nodes: `kubeadm upgrade node`; each node drained, its kubelet upgraded last), or keep kubernetes.version at the installed release",
+        changing.join(", ")
+    )))
+}
+
 /// The skew check, one note per installed version (not per program).
 fn check_skew(
     installed: &[(&'static str, KubeVersion)],
@@ -235,6 +264,7 @@ impl Step for PackagesStep {
                 (kubectl, observed)
             }
         };
+        refuse_member_version_change(ctx, &observed.installed, version)?;
         check_skew(&observed.installed, version, packages.force, &mut plan)?;
         plan_completion(ctx, &kubectl, observed.installs_kubectl, &mut plan)?;
         Ok(plan)

@@ -36,10 +36,12 @@ use crate::profile::values::KubeVersion;
 
 mod after;
 mod init;
+mod inputs;
 mod join;
 mod run;
 
 use after::{After, cni_copy, kubectl, kubectl_with};
+use inputs::missing_inputs;
 use join::discovery_failed;
 use run::evidence;
 
@@ -155,43 +157,6 @@ pub fn render(ctx: &Context) -> Result<Option<Rendered>, StepError> {
         mode,
         kubelet_patch,
     }))
-}
-
-/// Every input a fresh node's kubeadm run and the steps after it need that is not on the
-/// node, so that plan and check name them all before apply starts anything: the bundle
-/// files of this node's part, the CNI manifest, the kubeconfig user.
-fn missing_inputs(ctx: &Context, kubeadm: &Kubeadm) -> Result<Vec<String>, StepError> {
-    let host = ctx.host;
-    if state::observe(host)? != Membership::Fresh {
-        return Ok(Vec::new());
-    }
-    let mut missing = Vec::new();
-    let init = kubeadm.mode() == Mode::Init;
-    if let Some(dir) = &kubeadm.secrets.bundle {
-        let control_plane = ctx.profile.node.role == Role::ControlPlane;
-        let need = crate::kube::bundle::required(init, control_plane, kubeadm.control_planes);
-        for path in crate::kube::bundle::missing(host, dir, &need) {
-            missing.push(format!(
-                "{path} (kubeadm.secrets.bundle; `bootstrap secrets generate` makes it)"
-            ));
-        }
-    }
-    if let Some(cni) = kubeadm.cni.as_ref().filter(|_| init)
-        && let Some(path) = &cni.manifest
-        && !host.exists(path)
-    {
-        missing.push(format!("{path} (kubeadm.cni.manifest)"));
-    }
-    if let Some(user) = &kubeadm.kubeconfig_user {
-        let passwd = host.read("/etc/passwd")?.unwrap_or_default();
-        if !passwd
-            .lines()
-            .any(|l| l.split(':').next() == Some(user.as_str()))
-        {
-            missing.push(format!("user `{user}` in /etc/passwd (kubeadm.kubeconfig_user; create it with useradd -m {user})"));
-        }
-    }
-    Ok(missing)
 }
 
 /// A change writing a file that holds secrets: 0600, the diff shown with secrets redacted.

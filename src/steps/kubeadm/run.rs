@@ -147,11 +147,14 @@ pub(super) fn evidence(
 ) -> Result<Evidence, StepError> {
     Ok(diagnose::collect(
         ctx.host,
-        mode,
-        config,
-        Some(kubernetes.cgroup_driver),
-        ctx.profile.swap.policy != SwapPolicy::Keep,
-        Some(&format!("v{}", kubernetes.version)),
-        Some(&kubernetes.image_repository),
+        diagnose::Subject {
+            mode,
+            config_path: config,
+            containerd_config: &ctx.profile.containerd.config_path,
+            profile_driver: Some(kubernetes.cgroup_driver),
+            fail_swap_on: ctx.profile.swap.policy != SwapPolicy::Keep,
+            kube_version: Some(&format!("v{}", kubernetes.version)),
+            image_repository: Some(&kubernetes.image_repository),
+        },
     )?)
 }
