@@ -1,10 +1,13 @@
 //! Resolving this node's address from the profile: a literal, a named interface, or the
-//! interface of the default route (read with `ip -j`, so tests can stand in for it).
+//! interface of the default route. On the real root they are read with `ip -j`; under any
+//! other `--root` from that root's `/proc/net` files ([`super::procnet`]), since `ip` would
+//! describe the machine running bootstrap instead; a root without them needs a literal.
 
 use std::net::IpAddr;
 
 use serde::Deserialize;
 
+use super::procnet;
 use crate::host::{Command, Host, HostError};
 use crate::profile::AddressSource;
 
@@ -29,6 +32,14 @@ pub enum AddressError {
     NoAddress {
         /// The interface.
         interface: String,
+    },
+    /// A `--root` other than `/` without the network files to read the address from.
+    #[error(
+        "node.address is read from the node's network, but {root}/proc/net has no route or address files (with --root other than /, bootstrap does not read this machine's interfaces): set node.address to the node's literal address"
+    )]
+    NotInRoot {
+        /// The root.
+        root: String,
     },
     /// No default route to pick an interface from.
     #[error(
@@ -105,7 +116,32 @@ fn interface_address(host: &Host, interface: &str) -> Result<IpAddr, AddressErro
 pub fn resolve(host: &Host, source: &AddressSource) -> Result<IpAddr, AddressError> {
     match source {
         AddressSource::Literal(ip) => Ok(ip.0),
+        _ if !host.is_real_root() => resolve_in_root(host, source),
         AddressSource::Interface(name) => interface_address(host, name),
         AddressSource::Auto => interface_address(host, &default_interface(host)?),
     }
+}
+
+/// `source` resolved from the root's own `/proc/net` files.
+fn resolve_in_root(host: &Host, source: &AddressSource) -> Result<IpAddr, AddressError> {
+    let read =
+        |path: &str| -> Result<String, AddressError> { Ok(host.read(path)?.unwrap_or_default()) };
+    let route = read("/proc/net/route")?;
+    let ipv6_route = read("/proc/net/ipv6_route")?;
+    let fib_trie = read("/proc/net/fib_trie")?;
+    let if_inet6 = read("/proc/net/if_inet6")?;
+    if [&route, &ipv6_route, &fib_trie, &if_inet6]
+        .iter()
+        .all(|t| t.trim().is_empty())
+    {
+        return Err(AddressError::NotInRoot {
+            root: host.root().display().to_string(),
+        });
+    }
+    let interface = match source {
+        AddressSource::Interface(name) => name.clone(),
+        _ => procnet::default_interface(&route, &ipv6_route).ok_or(AddressError::NoDefaultRoute)?,
+    };
+    procnet::interface_address(&interface, &route, &fib_trie, &if_inet6)
+        .ok_or(AddressError::NoAddress { interface })
 }

@@ -51,6 +51,43 @@ fn work(change: &Change) -> Option<&Work> {
     }
 }
 
+/// `packages.method = "none"`: nothing is installed, but the step still observes that
+/// kubeadm, kubelet and kubectl are there (first of /usr/bin, /usr/local/bin, /bin under the
+/// root) and report `kubernetes.version`; otherwise it fails naming what is missing or
+/// which version was found.
+fn observe_preinstalled(ctx: &Context, version: KubeVersion) -> Result<Plan, StepError> {
+    const DIRS: [&str; 3] = ["/usr/bin", "/usr/local/bin", "/bin"];
+    let mut problems = Vec::new();
+    let mut plan = Plan::default();
+    for tool in tools::KUBERNETES {
+        let Some(path) = DIRS
+            .iter()
+            .map(|d| format!("{d}/{}", tool.name))
+            .find(|p| ctx.host.exists(p))
+        else {
+            problems.push(format!(
+                "{} is not installed (looked in {})",
+                tool.name,
+                DIRS.join(", ")
+            ));
+            continue;
+        };
+        match tools::probe(ctx.host, tool, &ctx.host.path(&path))? {
+            tools::Probe::Version(found) if found == version => {
+                plan.info(format!("{path} reports {found}"));
+            }
+            other => problems.push(format!("{path}: {}", other.describe())),
+        }
+    }
+    if problems.is_empty() {
+        return Ok(plan);
+    }
+    Err(StepError::Blocked(format!(
+        "packages.method = \"none\" expects kubeadm, kubelet and kubectl {version} preinstalled, but {}. Install them at {version}, or let bootstrap install them (packages.method = \"apt\", \"binary\" or \"bundle\")",
+        problems.join("; ")
+    )))
+}
+
 /// On a node that is already part of a cluster (kubeadm's files are there), installing
 /// another Kubernetes version would put its kubelet out of step with the control plane: that
 /// is a cluster upgrade (kubeadm upgrade, one node at a time, kubelet last), not a package
@@ -249,11 +286,7 @@ impl Step for PackagesStep {
         let version = kubernetes.version;
         let mut plan = Plan::default();
         let (kubectl, observed) = match packages.method {
-            Method::None => {
-                return Ok(Plan::skip(
-                    "packages.method = \"none\": kubeadm, kubelet and kubectl are expected to be preinstalled",
-                ));
-            }
+            Method::None => return observe_preinstalled(ctx, version),
             Method::Apt => {
                 let observed = apt::plan(ctx.host, version, packages, &mut plan)?;
                 ("/usr/bin/kubectl".to_string(), observed)

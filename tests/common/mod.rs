@@ -18,6 +18,12 @@ pub const FSTAB: &str = "# /etc/fstab: static file system information.\nUUID=2c9
 /// The stock Debian /etc/sysctl.conf head.
 pub const SYSCTL_CONF: &str = "#\n# /etc/sysctl.conf - Configuration file for setting system variables\n#kernel.domainname = example.com\n#net.ipv4.ip_forward=1\n";
 
+/// `/proc/net/route` of the sandbox node: default via eth0, 10.0.2.0/24 on eth0,
+/// 192.168.33.0/24 on eth1 (kernel format: little-endian hex).
+pub const PROC_NET_ROUTE: &str = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\neth0\t00000000\t0202000A\t0003\t0\t0\t0\t00000000\t0\t0\t0\neth0\t0002000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\neth1\t0021A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
+/// `/proc/net/fib_trie` of the sandbox node: local 10.0.2.15 and 192.168.33.13.
+pub const PROC_NET_FIB_TRIE: &str = "Main:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 0.0.0.0\n        /0 universe UNICAST\n     +-- 10.0.2.0/24 2 0 2\n        |-- 10.0.2.15\n           /32 host LOCAL\n     +-- 192.168.33.0/24 2 0 2\n        |-- 192.168.33.13\n           /32 host LOCAL\nLocal:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 127.0.0.1\n        /32 host LOCAL\n";
+
 /// A node root and stand-in programs.
 pub struct Sandbox {
     /// Holds everything; removed on drop.
@@ -128,6 +134,13 @@ impl Sandbox {
             "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n/swapfile                               file\t\t1048572\t\t0\t\t-2\n",
         );
         sandbox.write("/proc/sys/net/ipv4/ip_forward", "0\n");
+        // The node's network as the kernel shows it (what `address = "auto"` and
+        // `{ interface = … }` read under a --root): default route on eth0 10.0.2.15/24,
+        // eth1 192.168.33.13/24.
+        sandbox.write("/proc/net/route", PROC_NET_ROUTE);
+        sandbox.write("/proc/net/fib_trie", PROC_NET_FIB_TRIE);
+        sandbox.write("/proc/net/ipv6_route", "");
+        sandbox.write("/proc/net/if_inet6", "");
         sandbox.write("/proc/sys/kernel/osrelease", "6.1.0-test-amd64\n");
         sandbox.mkdir("/sys/module/overlay");
         sandbox.write(
