@@ -632,14 +632,13 @@ fn a_bad_bundle_is_refused_with_the_file_named() {
 }
 
 #[test]
-fn method_none_and_a_profile_without_kubernetes_skip_the_step() {
+fn method_none_installs_nothing_and_a_profile_without_kubernetes_skips_the_step() {
     let sb = Sandbox::new();
+    // method = "none" observes (tests/packages_none.rs): here nothing is installed.
     let out = apply(&sb, &profile("1.31.4", "method = \"none\"\n"));
-    assert_eq!(out.status("packages"), "skipped");
-    assert!(
-        out.reason("packages")
-            .contains("expected to be preinstalled")
-    );
+    assert_eq!(out.status("packages"), "failed");
+    assert!(out.reason("packages").contains("kubeadm is not installed"));
+    assert_nothing_installed(&sb);
     let out = apply(&sb, NODE);
     assert_eq!(out.status("packages"), "skipped");
     assert!(out.reason("packages").contains("no [kubernetes] section"));
