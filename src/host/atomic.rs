@@ -8,7 +8,7 @@
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -299,19 +299,35 @@ pub fn create_new_files(
     }
     let mut written = Vec::new();
     for (mut temp, name, path) in temps {
-        nix::fcntl::renameat2(
-            fd.as_fd(),
-            OsStr::from_bytes(&temp.name),
-            fd.as_fd(),
-            name,
-            nix::fcntl::RenameFlags::RENAME_NOREPLACE,
-        )
-        .map_err(err("cannot create", &path))?;
+        rename_noreplace(&fd, &temp.name, name).map_err(err("cannot create", &path))?;
         temp.armed = false;
         written.push(path);
     }
     sync_dir(&fd).map_err(err("cannot sync", dir))?;
     Ok(written)
+}
+
+/// `renameat2(dir, from, dir, to, RENAME_NOREPLACE)`: fails with EEXIST instead of replacing.
+/// Called through the raw system call because nix and libc expose `renameat2` for glibc only,
+/// and the static binary is built against musl (renameat2(2), Linux >= 3.15).
+fn rename_noreplace(dir: &OwnedFd, from: &[u8], to: &str) -> nix::Result<()> {
+    use nix::libc;
+    let from = std::ffi::CString::new(from).map_err(|_| nix::errno::Errno::EINVAL)?;
+    let to = std::ffi::CString::new(to).map_err(|_| nix::errno::Errno::EINVAL)?;
+    let fd = dir.as_raw_fd();
+    // SAFETY: both paths are valid NUL-terminated strings that outlive the call, and `fd` is
+    // an open directory descriptor borrowed for its duration.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            fd,
+            from.as_ptr(),
+            fd,
+            to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    nix::errno::Errno::result(rc).map(drop)
 }
 
 #[cfg(test)]
