@@ -145,7 +145,8 @@ fn run_steps(cli: &Cli, args: &RunArgs, mode: Mode, lock_wait: Duration) -> i32 
     })
 }
 
-/// Resolves the node address, reads the environment, and runs `f` with the step context;
+/// Resolves the node name (the hostname when the profile leaves it out) and address, reads
+/// the environment, and runs `f` with the step context;
 /// exit code 1 when the address cannot be found.
 fn with_context(
     cli: &Cli,
@@ -155,6 +156,17 @@ fn with_context(
     f: impl FnOnce(&Context) -> i32,
 ) -> i32 {
     let env = environment(cli);
+    let mut named;
+    let profile = if profile.node.name.is_empty() {
+        named = profile.clone();
+        match node::name::from_hostname(host) {
+            Ok(name) => named.node.name = name,
+            Err(e) => return fail(cli, &e.to_string()),
+        }
+        &named
+    } else {
+        profile
+    };
     match node::address::resolve(host, &profile.node.address) {
         Ok(address) => f(&Context {
             host,

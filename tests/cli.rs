@@ -40,18 +40,18 @@ fn every_example_profile_is_valid_and_shows_round_trip() {
 }
 
 #[test]
-fn the_vagrant_layout_matches_the_classic_addresses() {
+fn the_vagrant_layout_uses_virtualbox_host_only_addresses() {
     let sb = Sandbox::new();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
     for (file, address) in [
-        ("vagrant-master.toml", "192.168.33.13"),
-        ("vagrant-worker-1.toml", "192.168.33.14"),
-        ("vagrant-worker-2.toml", "192.168.33.15"),
+        ("vagrant-master.toml", "192.168.56.13"),
+        ("vagrant-worker-1.toml", "192.168.56.14"),
+        ("vagrant-worker-2.toml", "192.168.56.15"),
     ] {
         let out = sb.json("plan", &dir.join(file), &["--only", "hosts"]);
         assert_eq!(out.code, 2, "{file}");
         let diff = out.stdout;
-        for a in ["192.168.33.13", "192.168.33.14", "192.168.33.15"] {
+        for a in ["192.168.56.13", "192.168.56.14", "192.168.56.15"] {
             assert!(diff.contains(&format!("+{a} ")), "{file} lacks {a}");
         }
         assert!(diff.contains(&format!("+{address} ")));

@@ -582,3 +582,142 @@ fn containerd_too_old_for_the_kubernetes_minor_is_warned_about() {
         out.notes("warning")
     );
 }
+
+#[test]
+fn the_node_name_defaults_to_the_hostname_as_kubeadm_does() {
+    let sb = Sandbox::new();
+    sb.write("/proc/sys/kernel/hostname", "Worker-7\n");
+    let profile = sb.profile(
+        "noname.toml",
+        "[node]\nrole = \"worker\"\naddress = \"10.0.0.7\"\n[kubernetes]\nversion = \"1.35.2\"\n[kubeadm]\ncontrol_plane_endpoint = \"10.0.0.1:6443\"\n[kubeadm.secrets]\ntoken = \"abcdef.0123456789abcdef\"\nca_cert_hash = \"sha256:abababababababababababababababababababababababababababababababab\"\n",
+    );
+    assert_eq!(
+        sb.run(&["profile", "validate", profile.to_str().unwrap()])
+            .code,
+        0
+    );
+    let out = sb.run(&[
+        "--output",
+        "json",
+        "render",
+        "kubeadm",
+        "-p",
+        profile.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let join = v["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "JoinConfiguration")
+        .unwrap();
+    assert_eq!(
+        join["nodeRegistration"]["name"], "worker-7",
+        "lowercased like kubeadm"
+    );
+    sb.write("/proc/sys/kernel/hostname", "bad_name\n");
+    let bad = sb.run(&["render", "kubeadm", "-p", profile.to_str().unwrap()]);
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr
+            .contains("hostname `bad_name` is not a valid node name"),
+        "{}",
+        bad.stderr
+    );
+}
+
+/// The profile embedded in a cloud-init user-data file (its `/etc/bootstrap/profile.toml`).
+fn embedded(user_data: &serde_json::Value) -> (String, Vec<serde_json::Value>) {
+    let files = user_data["write_files"].as_array().unwrap().clone();
+    let profile = files
+        .iter()
+        .find(|f| f["path"] == "/etc/bootstrap/profile.toml")
+        .and_then(|f| f["content"].as_str())
+        .unwrap()
+        .to_string();
+    (profile, files)
+}
+
+#[test]
+fn cloud_init_examples_serve_many_machines_and_ship_the_bundle() {
+    use base64::Engine;
+    let sb = Sandbox::new();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cloud-init");
+    let plain = std::fs::read_to_string(dir.join("user-data.yaml")).unwrap();
+    assert!(plain.starts_with("#cloud-config\n"));
+    let marked: Vec<&str> = plain
+        .lines()
+        .filter(|l| l.ends_with("# bootstrap-binary"))
+        .collect();
+    assert_eq!(
+        marked.len(),
+        1,
+        "the VM tier replaces exactly one marked line"
+    );
+    assert!(
+        marked[0].starts_with("  - ") && marked[0].contains("sha256sum -c"),
+        "{}",
+        marked[0]
+    );
+    let doc: serde_json::Value = serde_norway::from_str(&plain).unwrap();
+    let (profile, _) = embedded(&doc);
+    assert!(
+        !profile.contains("name ="),
+        "no node name: the hostname is used"
+    );
+
+    let jinja = std::fs::read_to_string(dir.join("user-data-cluster.yaml")).unwrap();
+    assert!(
+        jinja.starts_with("## template: jinja\n#cloud-config\n"),
+        "cloud-init's Jinja header"
+    );
+    assert!(jinja.contains("{{ v1.local_hostname }}"));
+    // Rendered as cloud-init would for a machine called worker-9.
+    let rendered = jinja.replace("{{ v1.local_hostname }}", "worker-9");
+    let doc: serde_json::Value = serde_norway::from_str(&rendered).unwrap();
+    let (profile, files) = embedded(&doc);
+    let path = sb.profile("cluster.toml", &profile);
+    let out = sb.run(&["profile", "validate", path.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for (file, shape) in [("token", "abcdef."), ("ca-cert-hash", "sha256:")] {
+        let f = files
+            .iter()
+            .find(|f| f["path"] == format!("/etc/bootstrap/cluster/{file}"))
+            .unwrap_or_else(|| panic!("{file} shipped"));
+        assert_eq!(f["permissions"], "0600", "{file}");
+        assert_eq!(f["encoding"], "b64", "{file}");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(f["content"].as_str().unwrap())
+            .unwrap();
+        assert!(
+            String::from_utf8(bytes).unwrap().starts_with(shape),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn the_vagrantfile_is_valid_ruby_when_ruby_is_installed() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/vagrant/Vagrantfile");
+    let text = std::fs::read_to_string(&file).unwrap();
+    for ip in ["192.168.56.13", "192.168.56.14", "192.168.56.15"] {
+        assert!(text.contains(ip), "{ip}");
+    }
+    assert!(
+        text.contains("install -m 0600"),
+        "the provisioner places the bundle 0600"
+    );
+    match std::process::Command::new("ruby")
+        .arg("-c")
+        .arg(&file)
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => eprintln!("ruby not installed ({e}): the Vagrantfile syntax is not checked"),
+    }
+}

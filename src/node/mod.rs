@@ -3,3 +3,4 @@
 pub mod address;
 pub mod facts;
 pub mod procnet;
+pub mod name;

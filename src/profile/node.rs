@@ -11,7 +11,10 @@ use super::values::{EXPECTED_SEP, Ip};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Node {
-    /// Node name: a lowercase RFC 1123 subdomain, used in /etc/hosts and by kubeadm.
+    /// Node name: a lowercase RFC 1123 subdomain, used in /etc/hosts and by kubeadm. Empty
+    /// (left out) means the machine's hostname, lowercased, as kubeadm defaults it: one
+    /// cloud-init user-data then serves many machines.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// `control-plane` or `worker`.
     pub role: Role,

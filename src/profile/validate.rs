@@ -70,7 +70,7 @@ fn check_host_name(path: Vec<Seg>, name: &str, out: &mut Vec<Diagnostic>) {
 
 fn check_node(profile: &Profile, out: &mut Vec<Diagnostic>) {
     let name = &profile.node.name;
-    if let Some(problem) = rfc1123_problem(name) {
+    if let Some(problem) = rfc1123_problem(name).filter(|_| !name.is_empty()) {
         out.push(
             Diagnostic::at(
                 keys(&["node", "name"]),
