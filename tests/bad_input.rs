@@ -153,12 +153,6 @@ fn cases() -> Vec<(&'static str, String, &'static str, Vec<&'static str>)> {
             ],
         ),
         (
-            "missing name",
-            "[node]\nrole = \"worker\"\n".into(),
-            "1:1: node.name",
-            vec!["node.name: missing required key `name`"],
-        ),
-        (
             "role master",
             "[node]\nname = \"m\"\nrole = \"master\"\n".into(),
             "3:8: node.role",
