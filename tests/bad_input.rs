@@ -554,7 +554,7 @@ fn cases() -> Vec<(&'static str, String, &'static str, Vec<&'static str>)> {
 fn every_bad_profile_is_located_explained_and_changes_nothing() {
     let sb = Sandbox::new();
     let cases = cases();
-    assert_eq!(cases.len(), 63, "the count README states");
+    assert_eq!(cases.len(), 62, "the count README states");
     let before = sb.snapshot();
     for (name, text, at, expected) in cases {
         let profile = sb.profile("p.toml", &text);
