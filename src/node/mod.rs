@@ -2,5 +2,5 @@
 
 pub mod address;
 pub mod facts;
-pub mod procnet;
 pub mod name;
+pub mod procnet;
