@@ -13,5 +13,6 @@ pub mod host;
 pub mod kube;
 pub mod node;
 pub mod packages;
+pub mod preflight;
 pub mod profile;
 pub mod steps;

@@ -20,6 +20,8 @@
 //! - appends `kubeadm ARGS` to `$STANDIN_LOG`; fails every command when `$STANDIN_FAIL`
 //!   names kubeadm; `$STANDIN_KUBEADM_BREAK=kubelet-config` skips writing the kubelet config.
 
+mod preflight;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
@@ -878,6 +880,7 @@ fn init(env: &Env, flags: &[String]) -> Res<String> {
     let cluster = config.kind("ClusterConfiguration").unwrap_or(&empty);
     // preflight
     let mut errors = Vec::new();
+    preflight::check(env, &config, true, &mut errors);
     for m in [
         "kube-apiserver",
         "kube-controller-manager",
@@ -1042,6 +1045,7 @@ fn join(env: &Env, flags: &[String]) -> Res<String> {
     };
     let control_plane = join.get("controlPlane").is_some();
     let mut errors = Vec::new();
+    preflight::check(env, &config, false, &mut errors);
     if env.exists("/etc/kubernetes/kubelet.conf") {
         errors.push("\t[ERROR FileAvailable--etc-kubernetes-kubelet.conf]: /etc/kubernetes/kubelet.conf already exists".to_string());
     }
@@ -1290,6 +1294,7 @@ fn main() {
         ["join", ..] => join(&env, &rest(1)),
         ["token", "create", ..] => token_create(&env, &rest(2)),
         ["config", "images", "list", ..] => images(&env, &rest(3)),
+        ["config", "images", "pull", ..] => preflight::images_pull(&env, &rest(3)),
         _ => fail(1, format!("unknown command {:?} for \"kubeadm\"", args)),
     };
     match result {

@@ -165,6 +165,14 @@ impl Host {
         std::thread::sleep(duration);
     }
 
+    /// The node's clock: seconds since the Unix epoch (negative before it).
+    pub fn unix_time(&self) -> i64 {
+        match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+        }
+    }
+
     /// Runs a program that only reads the node. Any exit code is returned as is.
     pub fn run(&self, command: &Command) -> Result<Output, HostError> {
         self.run_for("-", command)

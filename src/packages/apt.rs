@@ -76,7 +76,7 @@ pub fn wanted(version: KubeVersion, packages: &Packages) -> Vec<Wanted> {
 
 /// apt-get, non-interactive, keeping changed configuration files, waiting up to `lock_wait`
 /// for dpkg's lock.
-fn apt_get(lock_wait: Duration, args: &[&str]) -> Command {
+pub(crate) fn apt_get(lock_wait: Duration, args: &[&str]) -> Command {
     Command::new("apt-get")
         .env("DEBIAN_FRONTEND", "noninteractive")
         .args([

@@ -1,5 +1,7 @@
 //! The programs this step installs and how each reports its version: `kubeadm version -o
-//! short`, `kubelet --version`, `kubectl version --client`, `crictl --version`.
+//! short`, `kubelet --version`, `kubectl version --client`, `crictl --version`; and the host
+//! tools kubeadm's preflight looks for on `PATH` ([`host_tools`]), with the Debian package
+//! shipping each.
 
 use std::path::Path;
 
@@ -104,6 +106,176 @@ pub fn probe(host: &Host, tool: Tool, real: &Path) -> Result<Probe, HostError> {
     })
 }
 
+/// How kubeadm's preflight treats a missing host tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// `[ERROR FileExisting-NAME]`: kubeadm stops.
+    Required,
+    /// `[WARNING FileExisting-NAME]`: kubeadm goes on.
+    Warned,
+}
+
+/// An executable kubeadm's preflight looks for on `PATH` (its `InPathCheck`), and the Debian
+/// / Ubuntu package that ships it (`None`: installed by this step itself, like crictl).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostTool {
+    /// The executable's name.
+    pub name: &'static str,
+    /// The Debian package shipping it.
+    pub package: Option<&'static str>,
+    /// Error or warning when missing.
+    pub need: Need,
+}
+
+impl HostTool {
+    /// kubeadm's name for the check (`FileExisting-conntrack`), as `--ignore-preflight-errors`
+    /// takes it.
+    pub fn check_name(&self) -> String {
+        format!("FileExisting-{}", self.name)
+    }
+}
+
+/// Directories searched for host tools, under the root: Debian's default `PATH` for root
+/// (/etc/login.defs `ENV_SUPATH`, and what systemd gives units), which is where kubeadm,
+/// run by bootstrap, cloud-init or a person with sudo, finds them. The node's files are
+/// read, never this process's `PATH`, so a sandbox root is judged by its own files.
+pub const SEARCH_PATH: [&str; 6] = [
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+const fn tool(name: &'static str, package: Option<&'static str>, need: Need) -> HostTool {
+    HostTool {
+        name,
+        package,
+        need,
+    }
+}
+
+/// The executables kubeadm `version`'s preflight checks (`addExecChecks` in
+/// kubernetes/kubernetes cmd/kubeadm/app/preflight/checks_linux.go): `ip`, `iptables`,
+/// `mount`, `nsenter` required; `ebtables`, `ethtool`, `socat`, `tc`, `touch` warned about.
+/// `conntrack` is required below 1.32 and no longer checked from 1.32 (kube-proxy stopped
+/// calling it, kubernetes/kubernetes#126952): bootstrap still warns, as kube-proxy's
+/// conntrack cleanup and debugging use it. `crictl` was required while kubeadm drove the
+/// runtime through it (below 1.31, `InPathCheck{executable: "crictl", mandatory: true}`);
+/// from 1.31 kubeadm talks CRI itself and bootstrap only warns (its diagnosis uses crictl).
+pub fn host_tools(version: KubeVersion) -> Vec<HostTool> {
+    use Need::{Required, Warned};
+    let below = |minor: u32| {
+        if version.minor < minor {
+            Required
+        } else {
+            Warned
+        }
+    };
+    vec![
+        tool("crictl", None, below(31)),
+        tool("conntrack", Some("conntrack"), below(32)),
+        tool("ip", Some("iproute2"), Required),
+        tool("iptables", Some("iptables"), Required),
+        tool("mount", Some("mount"), Required),
+        tool("nsenter", Some("util-linux"), Required),
+        tool("ebtables", Some("ebtables"), Warned),
+        tool("ethtool", Some("ethtool"), Warned),
+        tool("socat", Some("socat"), Warned),
+        tool("tc", Some("iproute2"), Warned),
+        tool("touch", Some("coreutils"), Warned),
+    ]
+}
+
+/// Where `name` is on the node (a node path), searching [`SEARCH_PATH`] then `extra`.
+pub fn find_executable(host: &Host, name: &str, extra: &[&str]) -> Option<String> {
+    SEARCH_PATH
+        .iter()
+        .chain(extra)
+        .map(|dir| format!("{}/{name}", dir.trim_end_matches('/')))
+        .find(|path| host.exists(path))
+}
+
+/// The host tools of `version` missing on the node, with their presence decided by
+/// [`find_executable`] (`extra`: more directories, such as the binary method's install dir).
+pub fn missing_host_tools(host: &Host, version: KubeVersion, extra: &[&str]) -> Vec<HostTool> {
+    host_tools(version)
+        .into_iter()
+        .filter(|t| find_executable(host, t.name, extra).is_none())
+        .collect()
+}
+
+/// The Debian packages that bring `tools`, each once, in order.
+pub fn packages_for(tools: &[HostTool]) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for package in tools.iter().filter_map(|t| t.package) {
+        if !out.contains(&package) {
+            out.push(package);
+        }
+    }
+    out
+}
+
+/// Plans the host tools kubeadm needs or warns about for `version`: missing ones are
+/// installed with `apt-get` (their Debian packages, after the Kubernetes programs, so the
+/// apt method's own dependencies come first and make this a no-op when they bring them).
+/// Without apt-get on the node (the binary and bundle methods on an image without apt),
+/// a missing required tool is refused with the list (a warning in plan and check), a
+/// missing optional one is a warning.
+pub fn plan_host_tools(
+    host: &Host,
+    version: KubeVersion,
+    packages: &crate::profile::packages::Packages,
+    apply: bool,
+    plan: &mut crate::engine::Plan,
+) -> Result<(), crate::engine::StepError> {
+    use crate::profile::packages::Method;
+    let missing = missing_host_tools(host, version, &[packages.install_dir.as_str()]);
+    let missing: Vec<HostTool> = missing
+        .into_iter()
+        .filter(|t| t.package.is_some())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing
+        .iter()
+        .map(|t| format!("{} ({})", t.name, t.package.unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let apt = packages.method == Method::Apt || find_executable(host, "apt-get", &[]).is_some();
+    if apt {
+        let names = packages_for(&missing);
+        let lock_wait = packages.dpkg_lock_timeout.0;
+        if packages.method != Method::Apt {
+            // The apt method has refreshed the lists already; a minimal image may have none.
+            plan.push(crate::engine::Change::run(
+                "refresh the apt package lists (for the host tools)",
+                super::apt::apt_get(lock_wait, &["update"]),
+            ));
+        }
+        plan.push(crate::engine::Change::run(
+            format!("install the host tools kubeadm looks for: {list}"),
+            super::apt::apt_get(
+                lock_wait,
+                &["install", "-y", "--no-install-recommends"],
+            )
+            .args(names),
+        ));
+        return Ok(());
+    }
+    let message = format!(
+        "kubeadm's preflight looks for host tools this node lacks: {list}; packages.method = \"{}\" installs them with apt-get, which this node does not have: install those packages in the image (or by hand), then apply again",
+        packages.method.as_str()
+    );
+    if apply && missing.iter().any(|t| t.need == Need::Required) {
+        return Err(crate::engine::StepError::Blocked(message));
+    }
+    plan.warn(message);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +292,46 @@ mod tests {
         assert_eq!(v("crictl version v1.31.1").as_deref(), Some("1.31.1"));
         assert_eq!(v("v1.32.0-rc.1").as_deref(), Some("1.32.0"));
         assert_eq!(v("command not found"), None);
+    }
+
+    fn need(version: &str, name: &str) -> Need {
+        host_tools(version.parse().unwrap())
+            .into_iter()
+            .find(|t| t.name == name)
+            .unwrap()
+            .need
+    }
+
+    #[test]
+    fn conntrack_and_crictl_follow_the_version() {
+        assert_eq!(need("1.31.4", "conntrack"), Need::Required);
+        assert_eq!(need("1.32.0", "conntrack"), Need::Warned);
+        assert_eq!(need("1.30.2", "crictl"), Need::Required);
+        assert_eq!(need("1.31.0", "crictl"), Need::Warned);
+        for name in ["ip", "iptables", "mount", "nsenter"] {
+            assert_eq!(need("1.35.2", name), Need::Required, "{name}");
+        }
+        for name in ["ebtables", "ethtool", "socat", "tc"] {
+            assert_eq!(need("1.26.0", name), Need::Warned, "{name}");
+        }
+    }
+
+    #[test]
+    fn packages_once_each() {
+        let tools = host_tools("1.31.4".parse().unwrap());
+        assert_eq!(
+            packages_for(&tools),
+            [
+                "conntrack",
+                "iproute2",
+                "iptables",
+                "mount",
+                "util-linux",
+                "ebtables",
+                "ethtool",
+                "socat",
+                "coreutils"
+            ]
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The steps, one file each, each owning one piece of the node. Order matters: modules
-//! before sysctl (bridge keys appear only once br_netfilter is loaded); kubeadm last, once
-//! the node is prepared.
+//! before sysctl (bridge keys appear only once br_netfilter is loaded); preflight after the
+//! packages and the runtime (it judges what they left); kubeadm last, once the node is
+//! prepared.
 
 pub mod cgroup;
 pub mod containerd;
@@ -8,6 +9,7 @@ pub mod hosts;
 pub mod kubeadm;
 pub mod modules;
 pub mod packages;
+pub mod preflight;
 pub mod swap;
 pub mod sysctl;
 
@@ -23,6 +25,7 @@ pub fn all() -> Vec<Box<dyn Step>> {
         Box::new(packages::PackagesStep),
         Box::new(containerd::ContainerdStep),
         Box::new(cgroup::CgroupStep),
+        Box::new(preflight::PreflightStep),
         Box::new(kubeadm::KubeadmStep),
     ]
 }

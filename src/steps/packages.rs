@@ -2,7 +2,9 @@
 //! asked) at exactly `[kubernetes] version`, by `[packages] method`: the pkgs.k8s.io apt
 //! repository (pinned and held), checksummed downloads from dl.k8s.io with the kubelet unit
 //! and kubeadm drop-in, or a local bundle. Refuses downgrades and minor skips unless forced.
-//! kubectl's bash completion is kept in /etc/bash_completion.d/kubectl.
+//! kubectl's bash completion is kept in /etc/bash_completion.d/kubectl. The host tools
+//! kubeadm's preflight looks for (conntrack, socat, …) are installed with apt-get for every
+//! method (see `packages::tools::plan_host_tools`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -299,6 +301,8 @@ impl Step for PackagesStep {
         };
         refuse_member_version_change(ctx, &observed.installed, version)?;
         check_skew(&observed.installed, version, packages.force, &mut plan)?;
+        let apply = ctx.mode == crate::engine::Mode::Apply;
+        tools::plan_host_tools(ctx.host, version, packages, apply, &mut plan)?;
         plan_completion(ctx, &kubectl, observed.installs_kubectl, &mut plan)?;
         Ok(plan)
     }

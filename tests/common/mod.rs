@@ -23,6 +23,23 @@ pub const SYSCTL_CONF: &str = "#\n# /etc/sysctl.conf - Configuration file for se
 pub const PROC_NET_ROUTE: &str = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\neth0\t00000000\t0202000A\t0003\t0\t0\t0\t00000000\t0\t0\t0\neth0\t0002000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\neth1\t0021A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
 /// `/proc/net/fib_trie` of the sandbox node: local 10.0.2.15 and 192.168.33.13.
 pub const PROC_NET_FIB_TRIE: &str = "Main:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 0.0.0.0\n        /0 universe UNICAST\n     +-- 10.0.2.0/24 2 0 2\n        |-- 10.0.2.15\n           /32 host LOCAL\n     +-- 192.168.33.0/24 2 0 2\n        |-- 192.168.33.13\n           /32 host LOCAL\nLocal:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 127.0.0.1\n        /32 host LOCAL\n";
+/// The host tools of a Debian 12 node with the Kubernetes dependencies installed, where
+/// their packages put them (cri-tools, conntrack, iproute2, iptables, mount, util-linux, ebtables,
+/// ethtool, socat, coreutils): what kubeadm's preflight looks for. Tests of a missing tool
+/// remove one.
+pub const HOST_TOOLS: [&str; 11] = [
+    "/usr/bin/crictl",
+    "/usr/sbin/conntrack",
+    "/usr/bin/ip",
+    "/usr/sbin/iptables",
+    "/usr/bin/mount",
+    "/usr/bin/nsenter",
+    "/usr/sbin/ebtables",
+    "/usr/sbin/ethtool",
+    "/usr/bin/socat",
+    "/usr/sbin/tc",
+    "/usr/bin/touch",
+];
 
 /// A node root and stand-in programs.
 pub struct Sandbox {
@@ -152,8 +169,22 @@ impl Sandbox {
             "/.standin/swap-units",
             "swapfile.swap loaded active active /swapfile\n",
         );
+        for tool in HOST_TOOLS {
+            sandbox.executable(tool);
+        }
         std::fs::write(&sandbox.log, "").unwrap();
         sandbox
+    }
+
+    /// Puts a marker executable at a node path (a host tool kubeadm looks for; never run).
+    pub fn executable(&self, node_path: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        self.write(
+            node_path,
+            "#!/bin/sh\n# marker: present on the node\nexit 0\n",
+        );
+        std::fs::set_permissions(self.path(node_path), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
     }
 
     /// Writes a file under the root.
