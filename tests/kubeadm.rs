@@ -10,20 +10,9 @@ use std::path::{Path, PathBuf};
 
 use common::{Out, Sandbox};
 
-/// Where `cargo test` puts the stand-in: target/<profile>/examples, beside deps/.
+/// Where `cargo test` puts the stand-in.
 fn standin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("examples/kubeadm_standin");
-    assert!(
-        path.exists(),
-        "{} is missing: run plain `cargo test` (or `cargo build --examples`) so the kubeadm stand-in is built",
-        path.display()
-    );
-    path
+    common::kubeadm_standin()
 }
 
 /// containerd 2.x config with the systemd cgroup driver (what the runtime step writes).

@@ -16,9 +16,9 @@
 
 use std::fs;
 
-use serde_norway::Value;
-
-use super::{Config, Env, Res, fail, flag_value, images, load_config, parse_version, str_at};
+use super::{
+    Config, Env, Res, Value, fail, flag_value, images, load_config, parse_version, str_at,
+};
 
 /// Directories of the default root PATH (Debian's ENV_SUPATH).
 const PATH: [&str; 6] = [
@@ -198,7 +198,7 @@ pub(super) fn check(env: &Env, config: &Config, init: bool, errors: &mut Vec<Str
     let ignored: Vec<String> = node
         .get("nodeRegistration")
         .and_then(|n| n.get("ignorePreflightErrors"))
-        .and_then(Value::as_sequence)
+        .and_then(Value::as_array)
         .map(|s| {
             s.iter()
                 .filter_map(Value::as_str)

@@ -139,6 +139,7 @@ pub fn collect(
             .read("/etc/hosts")?
             .is_some_and(|t| hosts_maps(&t, name)),
         runtime_error,
+        runtime_managed: profile.containerd.install != crate::profile::containerd::Install::None,
         kubelet_unit,
         kubelet_enabled: kubelet_unit
             && unit_answers(host, "is-enabled", "kubelet.service", "enabled"),

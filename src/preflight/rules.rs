@@ -56,6 +56,9 @@ pub struct Facts {
     pub name_resolves: bool,
     /// Why the container runtime did not answer (`None`: it did).
     pub runtime_error: Option<String>,
+    /// The containerd step installs and starts the runtime (`containerd.install` is not
+    /// `none`).
+    pub runtime_managed: bool,
     /// The kubelet unit file exists.
     pub kubelet_unit: bool,
     /// The kubelet unit is enabled.
@@ -104,6 +107,12 @@ impl Finding {
             remedy,
             ours: false,
         }
+    }
+
+    /// Marks the finding as fixed by bootstrap itself (or not).
+    fn owned(mut self, ours: bool) -> Self {
+        self.ours = ours;
+        self
     }
 
     /// The line kubeadm would print: `[ERROR Port-6443]: Port 6443 is in use`.
@@ -244,9 +253,9 @@ fn runtime(f: &Facts, out: &mut Vec<Finding>) {
             "CRI",
             Severity::Error,
             format!("container runtime is not running: {why}"),
-            "the containerd step starts it: see its result, or `systemctl status containerd`"
+            "the containerd step installs and starts it: see its result, or `systemctl status containerd`"
                 .into(),
-        ));
+        ).owned(f.runtime_managed));
     }
 }
 
@@ -292,7 +301,7 @@ fn hostname(f: &Facts, out: &mut Vec<Finding>) {
             format!("hostname \"{}\" could not be reached", f.node_name),
             "the hosts step maps it in /etc/hosts (do not --skip hosts), or give it a DNS record"
                 .into(),
-        ));
+        ).owned(true));
     }
 }
 
@@ -303,7 +312,7 @@ fn kubelet_unit(f: &Facts, out: &mut Vec<Finding>) {
             Severity::Warning,
             "kubelet service does not exist".into(),
             "the packages step installs the kubelet and its unit (packages.method other than \"none\")".into(),
-        ));
+        ).owned(f.packages_installs_tools));
     } else if !f.kubelet_enabled {
         let mut finding = Finding::new(
             "Service-Kubelet",

@@ -54,18 +54,31 @@ impl Step for ModulesStep {
         if wanted.is_empty() {
             return Ok(Plan::skip("modules.load is empty"));
         }
-        let old = ctx.host.read(MODULES_FILE)?;
-        let new = modules_load::render(HEADER, wanted);
-        plan.update_file(MODULES_FILE, old.as_deref(), new, Mode::KeepOr(0o644));
-        let loaded = loaded_modules(ctx.host)?;
-        for module in wanted {
-            if !loaded.contains(&canonical_name(module)) {
-                plan.push(Change::run(
-                    format!("load kernel module {module}"),
-                    Command::new("modprobe").arg("--").arg(module),
-                ));
-            }
-        }
+        plan_load(ctx.host, MODULES_FILE, HEADER, wanted, &mut plan)?;
         Ok(plan)
     }
+}
+
+/// Plans `wanted` loaded now (modprobe of each missing one) and listed in the
+/// modules-load.d file `path` (our own file, with `header`) for systemd-modules-load.
+pub fn plan_load(
+    host: &Host,
+    path: &str,
+    header: &str,
+    wanted: &[String],
+    plan: &mut Plan,
+) -> Result<(), StepError> {
+    let old = host.read(path)?;
+    let new = modules_load::render(header, wanted);
+    plan.update_file(path, old.as_deref(), new, Mode::KeepOr(0o644));
+    let loaded = loaded_modules(host)?;
+    for module in wanted {
+        if !loaded.contains(&canonical_name(module)) {
+            plan.push(Change::run(
+                format!("load kernel module {module}"),
+                Command::new("modprobe").arg("--").arg(module),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -9,14 +9,14 @@
 //!
 //! Fixes what is ours: the IPVS modules when `kube_proxy_mode = "ipvs"` (loaded now and
 //! listed in /etc/modules-load.d/bootstrap-ipvs.conf for systemd-modules-load, like the
-//! `modules` step), the kubelet unit enabled, and the images pulled with
+//! `modules` step), the kubelet unit enabled, and on a control plane (where kubeadm itself
+//! pulls them, in init and in a control-plane join) the images pulled with
 //! `kubeadm config images pull --config /var/lib/bootstrap/preflight/images.yaml` (the
 //! profile's kubeadm configuration without secrets, so its image repository applies),
 //! recorded in /var/lib/bootstrap/preflight/images-pulled.
 
 use crate::engine::{Action, Change, Context, Mode as RunMode, Plan, Progress, Step, StepError};
-use crate::formats::modules_load::{self, canonical_name};
-use crate::host::{Command, Mode};
+use crate::host::{Command, HostError, Mode};
 use crate::kube::config::{Document, to_yaml};
 use crate::kube::render::{Inputs, JoinSecrets};
 use crate::kube::state::{self, Membership};
@@ -25,7 +25,7 @@ use crate::preflight::rules::{self, Finding, IPVS_MODULES, Severity};
 use crate::profile::kubeadm::Kubeadm;
 use crate::profile::kubernetes::Kubernetes;
 
-use super::modules::loaded_modules;
+use super::modules::plan_load;
 
 /// The modules-load.d file listing the IPVS modules.
 pub const IPVS_FILE: &str = "/etc/modules-load.d/bootstrap-ipvs.conf";
@@ -92,19 +92,7 @@ fn report(
 
 fn plan_ipvs(ctx: &Context, plan: &mut Plan) -> Result<(), StepError> {
     let wanted: Vec<String> = IPVS_MODULES.iter().map(|m| m.to_string()).collect();
-    let old = ctx.host.read(IPVS_FILE)?;
-    let new = modules_load::render(IPVS_HEADER, &wanted);
-    plan.update_file(IPVS_FILE, old.as_deref(), new, Mode::KeepOr(0o644));
-    let loaded = loaded_modules(ctx.host)?;
-    for module in IPVS_MODULES {
-        if !loaded.contains(&canonical_name(module)) {
-            plan.push(Change::run(
-                format!("load kernel module {module} (kube-proxy IPVS mode)"),
-                Command::new("modprobe").arg(module),
-            ));
-        }
-    }
-    Ok(())
+    plan_load(ctx.host, IPVS_FILE, IPVS_HEADER, &wanted, plan)
 }
 
 /// The configuration images are pulled with: the profile's InitConfiguration (for the CRI
@@ -174,11 +162,12 @@ impl PreflightStep {
         let command = Command::new("kubeadm")
             .args(["config", "images", "pull", "--config", IMAGES_CONFIG])
             .timeout(PULL_TIMEOUT);
-        let output = ctx.host.run_change(self.name(), &command).map_err(|e| {
-            StepError::Blocked(format!(
+        let output = ctx.host.run_change(self.name(), &command).map_err(|e| match e {
+            HostError::Failed { .. } => StepError::Blocked(format!(
                 "cannot pull the Kubernetes {} images from {}: a registry problem (check kubernetes.image_repository, containerd's registry mirrors and proxy, and that the node reaches the registry), found before kubeadm ran: {e}",
                 pull.version, pull.repository
-            ))
+            )),
+            other => other.into(),
         })?;
         if loud {
             for line in output.stdout.lines().filter(|l| l.contains("Pulled")) {
@@ -242,7 +231,9 @@ impl Step for PreflightStep {
                 Command::new("systemctl").args(["enable", "kubelet.service"]),
             ));
         }
-        plan_images(ctx, kubeadm, kubernetes, &mut plan)?;
+        if facts.control_plane {
+            plan_images(ctx, kubeadm, kubernetes, &mut plan)?;
+        }
         Ok(plan)
     }
 

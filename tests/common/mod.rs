@@ -41,6 +41,23 @@ pub const HOST_TOOLS: [&str; 11] = [
     "/usr/bin/touch",
 ];
 
+/// Where `cargo test` puts the kubeadm stand-in (examples/kubeadm_standin): beside deps/, in
+/// target/<profile>/examples.
+pub fn kubeadm_standin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("examples/kubeadm_standin");
+    assert!(
+        path.exists(),
+        "{} is missing: run plain `cargo test` (or `cargo build --examples`) so the kubeadm stand-in is built",
+        path.display()
+    );
+    path
+}
+
 /// A node root and stand-in programs.
 pub struct Sandbox {
     /// Holds everything; removed on drop.
