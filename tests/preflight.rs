@@ -29,7 +29,7 @@ const HASH: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef01234
 
 fn control_plane(version: &str, kubeadm: &str) -> String {
     format!(
-        "[node]\nname = \"master\"\nrole = \"control-plane\"\naddress = \"10.0.0.1\"\n\n[kubernetes]\nversion = \"{version}\"\n\n[packages]\nmethod = \"none\"\n\n[kubeadm]\n{kubeadm}"
+        "[node]\nname = \"master\"\nrole = \"control-plane\"\naddress = \"10.0.0.1\"\n\n[kubernetes]\nversion = \"{version}\"\n\n[packages]\nmethod = \"none\"\n\n[kubeadm]\nmode = \"init\"\n{kubeadm}"
     )
 }
 
@@ -558,7 +558,7 @@ fn a_member_node_and_a_profile_without_kubeadm_are_skipped() {
     let sb = node();
     let profile = sb.profile(
         "p.toml",
-        &control_plane("1.35.2", "").replace("[kubeadm]\n", ""),
+        &control_plane("1.35.2", "").replace("[kubeadm]\nmode = \"init\"\n", ""),
     );
     let plan = only(&sb, "plan", &profile, "preflight");
     assert_eq!(plan.status("preflight"), "skipped");

@@ -102,7 +102,7 @@ pub fn collect(
     let host = ctx.host;
     let profile = ctx.profile;
     let version = profile.kubernetes.as_ref().map(|k| k.version);
-    let init = kubeadm.mode(profile.node.role) == Mode::Init;
+    let init = kubeadm.mode() == Mode::Init;
     let control_plane = profile.node.role == Role::ControlPlane;
     let install_dir = profile.packages.install_dir.as_str();
     let tools = version
