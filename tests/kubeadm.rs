@@ -655,6 +655,7 @@ fn diagnosis_cgroup_driver_mismatch() {
             );
             // configured by hand, and running (kubeadm's CRI check needs it to answer)
             n.sb.write("/.standin/units/containerd.service", "active enabled\n");
+            n.sb.executable("/usr/bin/containerd");
         },
         &HAND_MADE_RUNTIME,
     );

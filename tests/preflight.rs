@@ -22,6 +22,8 @@ fn node() -> Sandbox {
         "/.standin/units/systemd-timesyncd.service",
         "active enabled\n",
     );
+    sb.write("/etc/containerd/config.toml", "version = 2\n");
+    sb.executable("/usr/bin/containerd");
     sb
 }
 
