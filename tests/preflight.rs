@@ -342,6 +342,10 @@ fn missing_host_tools_are_installed_with_apt_get_for_the_binary_and_bundle_metho
         sb.mkdir("/opt/bundle");
         installed_binaries(&sb, "1.31.4");
         sb.executable("/usr/bin/apt-get");
+        sb.write(
+            "/etc/apt/sources.list",
+            "deb http://deb.debian.org/debian bookworm main\n",
+        );
         for tool in ["/usr/sbin/conntrack", "/usr/bin/socat", "/usr/sbin/tc"] {
             std::fs::remove_file(sb.path(tool)).unwrap();
         }

@@ -257,11 +257,8 @@ pub fn plan_host_tools(
         }
         plan.push(crate::engine::Change::run(
             format!("install the host tools kubeadm looks for: {list}"),
-            super::apt::apt_get(
-                lock_wait,
-                &["install", "-y", "--no-install-recommends"],
-            )
-            .args(names),
+            super::apt::apt_get(lock_wait, &["install", "-y", "--no-install-recommends"])
+                .args(names),
         ));
         return Ok(());
     }
