@@ -105,7 +105,7 @@ fn readme_step_order() -> Vec<String> {
         .take_while(|l| l.starts_with("| `"))
         .map(|l| l[3..].split('`').next().unwrap().to_string())
         .collect();
-    assert_eq!(order.len(), 8, "README lists eight steps: {order:?}");
+    assert_eq!(order.len(), 9, "README lists nine steps: {order:?}");
     order
 }
 
