@@ -490,7 +490,10 @@ fn ipvs_mode_loads_and_persists_its_modules_and_images_are_pulled() {
     assert_eq!(apply.code, 0, "{}", apply.stdout);
     let calls = sb.take_changing_calls();
     for m in ["ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack"] {
-        assert!(calls.contains(&format!("modprobe {m}")), "{m}: {calls:?}");
+        assert!(
+            calls.contains(&format!("modprobe -- {m}")),
+            "{m}: {calls:?}"
+        );
     }
     assert!(
         calls.contains(&"systemctl enable kubelet.service".to_string()),

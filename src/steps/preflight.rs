@@ -213,7 +213,8 @@ impl Step for PreflightStep {
                 ));
             }
         }
-        let secrets = JoinSecrets::resolve(ctx.host, kubeadm).unwrap_or_default();
+        let secrets =
+            JoinSecrets::resolve(ctx.host, kubeadm, ctx.profile.node.role).unwrap_or_default();
         let ca_cert = secrets
             .ca
             .as_ref()
