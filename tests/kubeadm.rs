@@ -1448,6 +1448,10 @@ fn diagnosis_reads_containerd_config_where_the_profile_says() {
         "/etc/containerd/custom.toml",
         "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n  SystemdCgroup = false\n",
     );
+    // configured by hand, and running (kubeadm's CRI check needs it to answer)
+    node.sb
+        .write("/.standin/units/containerd.service", "active enabled\n");
+    node.sb.executable("/usr/bin/containerd");
     node.env
         .push(("STANDIN_KUBEADM_BREAK".into(), "kubelet-config".into()));
     let profile = node.sb.profile(
