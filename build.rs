@@ -8,7 +8,9 @@
 //!   - `userns`: `unshare --user --mount` works (the not-root test runs in a user namespace);
 //!   - `real_containerd`: `$BOOTSTRAP_REAL_CONTAINERD` names a containerd binary (tests/run.sh
 //!     and .ci/run unpack Debian's with tests/real-containerd.sh); its path is in
-//!     `REAL_CONTAINERD`.
+//!     `REAL_CONTAINERD`;
+//!   - `ruby`: a `ruby` interpreter answers (the Vagrantfile's syntax check; tests/run.sh
+//!     installs Debian's ruby when it can).
 
 use std::path::Path;
 use std::process::Command;
@@ -44,6 +46,15 @@ fn main() {
 fn test_machine() {
     println!("cargo::rustc-check-cfg=cfg(userns)");
     println!("cargo::rustc-check-cfg=cfg(real_containerd)");
+    println!("cargo::rustc-check-cfg=cfg(ruby)");
+    println!("cargo:rerun-if-env-changed=PATH");
+    if Command::new("ruby")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        println!("cargo:rustc-cfg=ruby");
+    }
     println!("cargo:rerun-if-env-changed=BOOTSTRAP_REAL_CONTAINERD");
     let userns = Command::new("unshare")
         .args([

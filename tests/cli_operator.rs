@@ -698,7 +698,11 @@ fn cloud_init_examples_serve_many_machines_and_ship_the_bundle() {
 }
 
 #[test]
-fn the_vagrantfile_is_valid_ruby_when_ruby_is_installed() {
+#[cfg_attr(
+    not(ruby),
+    ignore = "ruby is not installed: the Vagrantfile's syntax cannot be checked"
+)]
+fn the_vagrantfile_is_valid_ruby() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/vagrant/Vagrantfile");
     let text = std::fs::read_to_string(&file).unwrap();
     for ip in ["192.168.56.13", "192.168.56.14", "192.168.56.15"] {
@@ -708,16 +712,14 @@ fn the_vagrantfile_is_valid_ruby_when_ruby_is_installed() {
         text.contains("install -m 0600"),
         "the provisioner places the bundle 0600"
     );
-    match std::process::Command::new("ruby")
+    let out = std::process::Command::new("ruby")
         .arg("-c")
         .arg(&file)
         .output()
-    {
-        Ok(out) => assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(e) => eprintln!("ruby not installed ({e}): the Vagrantfile syntax is not checked"),
-    }
+        .expect("ruby runs (build.rs found it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
