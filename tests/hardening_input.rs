@@ -497,3 +497,46 @@ fn a_download_larger_than_the_cap_is_refused_with_a_clear_error() {
     assert!(!err.contains("pw"), "{err}");
     assert!(!dir.path().join("big").exists());
 }
+
+/// A body sent without Content-Length (read until the server closes) is cut off at the cap
+/// while streaming: the announced-length check cannot see it.
+#[test]
+fn a_streamed_download_without_a_length_is_cut_off_at_the_cap() {
+    use bootstrap::packages::download::{Checksum, Downloader, Job, Options};
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut request = [0u8; 4096];
+        let _ = conn.read(&mut request);
+        let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        // Far more than the cap, in small writes; the client is expected to hang up early.
+        for _ in 0..64 {
+            if conn.write_all(&[7u8; 1024]).is_err() {
+                break;
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let downloader = Downloader::new(Options {
+        max_bytes: 4096,
+        attempts: 1,
+        ..Options::default()
+    })
+    .unwrap();
+    let err = downloader
+        .fetch(&Job {
+            file: "endless".into(),
+            url: format!("http://{addr}/endless"),
+            checksum: Checksum::Sha256("00".repeat(32)),
+            dest: dir.path().join("endless"),
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is larger than 4096 bytes"), "{err}");
+    assert!(!dir.path().join("endless").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(leftovers.is_empty(), "no partial file left: {leftovers:?}");
+    server.join().unwrap();
+}
