@@ -42,7 +42,10 @@ fn fail(cli: &Cli, message: &str) -> i32 {
             message,
             diagnostics: &[],
         }),
-        Output::Human => eprintln!("error: {}", message.trim_end()),
+        Output::Human => eprintln!(
+            "error: {}",
+            crate::profile::values::redact_userinfo(message.trim_end())
+        ),
     }
     EXIT_ERROR
 }

@@ -10,15 +10,61 @@ pub trait Reporter {
     fn event(&mut self, event: &Event);
 }
 
+/// A writer that passes whole lines on with the credentials of any URL in them
+/// (`https://user:password@host`) replaced: the last guard, after every caller's own
+/// redaction, so no report line can show a mirror's or proxy's password.
+pub struct ScrubbedLines<W: Write> {
+    out: W,
+    line: Vec<u8>,
+}
+
+impl<W: Write> ScrubbedLines<W> {
+    /// Wraps `out`.
+    pub fn new(out: W) -> Self {
+        ScrubbedLines {
+            out,
+            line: Vec::new(),
+        }
+    }
+
+    fn pass_on(&mut self) -> std::io::Result<()> {
+        let text = String::from_utf8_lossy(&self.line);
+        let scrubbed = crate::profile::values::redact_userinfo(&text);
+        self.line.clear();
+        self.out.write_all(scrubbed.as_bytes())
+    }
+}
+
+impl<W: Write> Write for ScrubbedLines<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for &byte in buf {
+            self.line.push(byte);
+            if byte == b'\n' {
+                self.pass_on()?;
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.line.is_empty() {
+            self.pass_on()?;
+        }
+        self.out.flush()
+    }
+}
+
 /// One JSON object per line on standard output.
 pub struct JsonReporter<W: Write> {
-    out: W,
+    out: ScrubbedLines<W>,
 }
 
 impl<W: Write> JsonReporter<W> {
     /// Writes events to `out`.
     pub fn new(out: W) -> Self {
-        JsonReporter { out }
+        JsonReporter {
+            out: ScrubbedLines::new(out),
+        }
     }
 }
 
@@ -33,7 +79,7 @@ impl<W: Write> Reporter for JsonReporter<W> {
 
 /// Lines for people: one per step as it finishes, details indented below, then a recap.
 pub struct HumanReporter<W: Write> {
-    out: W,
+    out: ScrubbedLines<W>,
     mode: Mode,
     profile: String,
     details: Vec<String>,
@@ -45,7 +91,7 @@ impl<W: Write> HumanReporter<W> {
     /// Writes to `out`; `quiet` keeps only failures, warnings and the recap.
     pub fn new(out: W, quiet: bool) -> Self {
         HumanReporter {
-            out,
+            out: ScrubbedLines::new(out),
             mode: Mode::Plan,
             profile: String::new(),
             details: Vec::new(),
@@ -200,5 +246,27 @@ impl<W: Write> Reporter for HumanReporter<W> {
             }
         }
         let _ = self.out.flush();
+    }
+}
+
+#[cfg(test)]
+mod scrub_tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_urls_never_reach_a_report_line() {
+        let mut out = ScrubbedLines::new(Vec::new());
+        write!(out, "fetch https://bob:s3cret@mirror.example/k8s ").unwrap();
+        writeln!(out, "and http://who@proxy:3128 then").unwrap();
+        write!(out, "partial https://u:pw@h/x").unwrap();
+        out.flush().unwrap();
+        let text = String::from_utf8(out.out).unwrap();
+        assert!(!text.contains("s3cret") && !text.contains("bob"), "{text}");
+        assert!(!text.contains("who@") && !text.contains(":pw@"), "{text}");
+        assert!(
+            text.contains("https://<redacted>@mirror.example/k8s"),
+            "{text}"
+        );
+        assert!(text.ends_with("partial https://<redacted>@h/x"), "{text}");
     }
 }
