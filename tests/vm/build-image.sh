@@ -37,7 +37,8 @@ DISK_SIZE=8G
 PACKAGES=(
     linux-image-amd64 systemd-sysv udev dbus kmod procps iproute2 util-linux
     ca-certificates containerd cloud-init python3-cffi-backend initramfs-tools
-    e2fsprogs
+    e2fsprogs iptables
+    # iptables: kubeadm's preflight requires it (FileExisting-iptables); every cloud image has it
 )
 # Modules put in the initramfs (MODULES=list; dependencies such as
 # virtio_ring, jbd2, crc32c, netfs, 9pnet are pulled in by mkinitramfs).

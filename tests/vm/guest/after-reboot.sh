@@ -39,13 +39,24 @@ drift() {
 scenario reboot after_reboot
 scenario drift drift
 
-# Set-up for boot 3 (the kubelet-unit scenario): the profile gets a [kubeadm] section (a
-# worker joining with the bundle made on the host), and kubeadm's stand-in is installed.
+# Set-up for boot 3 (the kubelet-unit scenario): the profile gets [kubernetes] (the
+# binaries "baked into the image": packages.method = "none", which checks that kubeadm,
+# kubelet and kubectl are there at that version) and a [kubeadm] section (a worker joining
+# with the bundle made on the host); the stand-ins of kubeadm and kubectl are installed
+# (the kubelet's was at boot 1). Node preparation is then applied once, as an operator
+# would after editing the profile, so that boot 3's prep unit has nothing left to do.
 prepare_join() {
     install -d -m 0700 /etc/bootstrap/cluster
     install -m 0600 /mnt/share/cluster/token /mnt/share/cluster/ca-cert-hash /etc/bootstrap/cluster/
     install -m 0755 /mnt/share/standins/kubeadm /usr/bin/kubeadm
+    install -m 0755 /mnt/share/standins/kubectl /usr/bin/kubectl
     cat >>"$profile" <<'TOML'
+
+[kubernetes]
+version = "1.35.2"
+
+[packages]
+method = "none"                     # kubeadm, kubelet, kubectl baked into the image
 
 [kubeadm]
 control_plane_endpoint = "192.168.33.13:6443"
@@ -53,7 +64,8 @@ control_plane_endpoint = "192.168.33.13:6443"
 [kubeadm.secrets]
 bundle = "/etc/bootstrap/cluster"   # token and ca-cert-hash
 TOML
-    $bs profile validate --profile "$profile"
+    $bs profile validate --profile "$profile" &&
+        $bs apply --profile "$profile" --skip kubeadm
 }
 if prepare_join >/tmp/prepare-join.log 2>&1; then
     echo "set-up: [kubeadm] join added to the profile, kubeadm stand-in installed"
