@@ -578,3 +578,48 @@ fn a_member_node_and_a_profile_without_kubeadm_are_skipped() {
     let plan = only(&sb, "plan", &w, "preflight");
     assert_eq!(plan.status("preflight"), "skipped", "{}", plan.stdout);
 }
+
+/// Host tools are kubeadm's need: a node whose profile has no [kubeadm] gets none installed,
+/// and `method = "none"` (the image brings everything) never reaches for apt-get, even
+/// where apt-get exists: a missing required tool is refused with the list instead.
+#[test]
+fn host_tools_are_installed_only_where_kubeadm_runs_and_never_with_method_none() {
+    let strip = |sb: &Sandbox| {
+        sb.executable("/usr/bin/apt-get");
+        sb.write(
+            "/etc/apt/sources.list",
+            "deb http://deb.debian.org/debian bookworm main\n",
+        );
+        for tool in ["/usr/sbin/conntrack", "/usr/bin/socat"] {
+            std::fs::remove_file(sb.path(tool)).unwrap();
+        }
+    };
+    // No [kubeadm]: the binary method installs its files and no host tool.
+    let sb = node();
+    installed_binaries(&sb, "1.31.4");
+    strip(&sb);
+    let text = packages_profile("binary");
+    let without_kubeadm = &text[..text.find("[kubeadm]").unwrap()];
+    let profile = sb.profile("p.toml", without_kubeadm);
+    sb.take_calls();
+    let apply = only(&sb, "apply", &profile, "packages");
+    assert_eq!(apply.code, 0, "{}", apply.stdout);
+    let calls = sb.take_changing_calls();
+    assert!(!calls.iter().any(|c| c.starts_with("apt-get")), "{calls:?}");
+    // method = "none" with [kubeadm] on Kubernetes 1.31 (conntrack required): apt-get never
+    // runs; preflight refuses, naming the tool, and changes nothing.
+    let sb = node();
+    installed_binaries(&sb, "1.31.4");
+    strip(&sb);
+    let profile = sb.profile("p.toml", &worker(""));
+    sb.take_calls();
+    let apply = only(&sb, "apply", &profile, "packages");
+    assert_eq!(apply.code, 0, "{}", apply.stdout);
+    let before = sb.snapshot();
+    let apply = only(&sb, "apply", &profile, "preflight");
+    assert_eq!(apply.code, 1, "{}", apply.stdout);
+    assert!(apply.stdout.contains("conntrack"), "{}", apply.stdout);
+    let calls = sb.take_calls();
+    assert!(!calls.iter().any(|c| c.starts_with("apt-get")), "{calls:?}");
+    sb.assert_unchanged(&before, "a refusal changes nothing");
+}

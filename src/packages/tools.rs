@@ -217,20 +217,26 @@ pub fn packages_for(tools: &[HostTool]) -> Vec<&'static str> {
     out
 }
 
-/// Plans the host tools kubeadm needs or warns about for `version`: missing ones are
-/// installed with `apt-get` (their Debian packages, after the Kubernetes programs, so the
-/// apt method's own dependencies come first and make this a no-op when they bring them).
-/// Without apt-get on the node (the binary and bundle methods on an image without apt),
-/// a missing required tool is refused with the list (a warning in plan and check), a
-/// missing optional one is a warning.
+/// Plans the host tools kubeadm needs or warns about for `version`, when kubeadm will run
+/// on this node (`kubeadm_runs`: the profile has `[kubeadm]`; otherwise its preflight never
+/// happens and nothing is installed for it): missing ones are installed with `apt-get`
+/// (their Debian packages, after the Kubernetes programs, so the apt method's own
+/// dependencies come first and make this a no-op when they bring them). With
+/// `method = "none"` (the image brings everything) or without apt-get on the node (the
+/// binary and bundle methods on an image without apt), a missing required tool is refused
+/// with the list (a warning in plan and check), a missing optional one is a warning.
 pub fn plan_host_tools(
     host: &Host,
     version: KubeVersion,
     packages: &crate::profile::packages::Packages,
+    kubeadm_runs: bool,
     apply: bool,
     plan: &mut crate::engine::Plan,
 ) -> Result<(), crate::engine::StepError> {
     use crate::profile::packages::Method;
+    if !kubeadm_runs {
+        return Ok(());
+    }
     let missing = missing_host_tools(host, version, &[packages.install_dir.as_str()]);
     let missing: Vec<HostTool> = missing
         .into_iter()
@@ -244,7 +250,8 @@ pub fn plan_host_tools(
         .map(|t| format!("{} ({})", t.name, t.package.unwrap_or_default()))
         .collect::<Vec<_>>()
         .join(", ");
-    let apt = packages.method == Method::Apt || find_executable(host, "apt-get", &[]).is_some();
+    let apt = packages.method == Method::Apt
+        || (packages.method != Method::None && find_executable(host, "apt-get", &[]).is_some());
     if apt {
         let names = packages_for(&missing);
         let lock_wait = packages.dpkg_lock_timeout.0;
@@ -263,7 +270,7 @@ pub fn plan_host_tools(
         return Ok(());
     }
     let message = format!(
-        "kubeadm's preflight looks for host tools this node lacks: {list}; packages.method = \"{}\" installs them with apt-get, which this node does not have: install those packages in the image (or by hand), then apply again",
+        "kubeadm's preflight looks for host tools this node lacks: {list}; packages.method = \"{}\" installs nothing with apt-get (\"none\" brings nothing, and a node that does not have apt-get cannot): install those packages in the image (or by hand), then apply again",
         packages.method.as_str()
     );
     if apply && missing.iter().any(|t| t.need == Need::Required) {

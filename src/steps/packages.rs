@@ -302,7 +302,8 @@ impl Step for PackagesStep {
         refuse_member_version_change(ctx, &observed.installed, version)?;
         check_skew(&observed.installed, version, packages.force, &mut plan)?;
         let apply = ctx.mode == crate::engine::Mode::Apply;
-        tools::plan_host_tools(ctx.host, version, packages, apply, &mut plan)?;
+        let kubeadm_runs = ctx.profile.kubeadm.is_some();
+        tools::plan_host_tools(ctx.host, version, packages, kubeadm_runs, apply, &mut plan)?;
         plan_completion(ctx, &kubectl, observed.installs_kubectl, &mut plan)?;
         Ok(plan)
     }
