@@ -5,8 +5,8 @@
 
 use std::fmt::Write as _;
 
-use crate::formats::proc_swaps;
 use crate::host::{Command, Host, HostError};
+use crate::node::facts;
 use crate::profile::kubeadm::Mode;
 use crate::profile::kubernetes::CgroupDriver;
 
@@ -40,7 +40,7 @@ pub struct ContainerdView {
 }
 
 /// The CRI settings of containerd's config (schema versions 1, 2 and 3/4) as the runtime
-/// step reads them ([`crate::node::facts::containerd`]).
+/// step reads them ([`crate::node::facts::containerd::config`]).
 pub fn containerd_view(facts: crate::formats::containerd_config::RuntimeFacts) -> ContainerdView {
     {
         ContainerdView {
@@ -154,34 +154,19 @@ pub fn collect(host: &Host, subject: Subject) -> Result<Evidence, HostError> {
     let kubelet_journal =
         run_text(Command::new("journalctl").args(["-u", "kubelet", "--no-pager", "-n", "20"]));
     let containers = run_text(Command::new("crictl").args(["ps", "-a"]));
-    let swap_areas = proc_swaps::parse(&host.read("/proc/swaps")?.unwrap_or_default())
+    let swap_areas = facts::swap::active(host)?
         .iter()
         .map(|a| format!("{} ({})", a.path, a.kind))
         .collect();
     let kubelet_config_present = host.exists(KUBELET_CONFIG);
-    let node_driver = crate::node::facts::kubelet_driver(host)?;
-    let containerd = crate::node::facts::containerd(host, containerd_config)?
+    let node_driver = facts::kubelet::driver(host)?;
+    let containerd = facts::containerd::config(host, containerd_config)?
         .and_then(Result::ok)
         .map(containerd_view);
     let expected_pause = match (kube_version, image_repository) {
-        (Some(version), Some(repo)) => host
-            .run(&Command::new("kubeadm").args([
-                "config",
-                "images",
-                "list",
-                "--kubernetes-version",
-                version,
-                "--image-repository",
-                repo,
-            ]))
+        (Some(version), Some(repo)) => facts::kubeadm::pause_image(host, version, repo)
             .ok()
-            .filter(|o| o.success())
-            .and_then(|o| {
-                o.stdout
-                    .lines()
-                    .find(|l| l.contains("/pause:"))
-                    .map(|l| l.trim().to_string())
-            }),
+            .and_then(facts::kubeadm::PauseAnswer::image),
         _ => None,
     };
     Ok(Evidence {

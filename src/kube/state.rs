@@ -18,7 +18,7 @@ pub const CA_CRT: &str = "/etc/kubernetes/pki/ca.crt";
 /// The cluster CA key.
 pub const CA_KEY: &str = "/etc/kubernetes/pki/ca.key";
 /// The kubelet configuration kubeadm writes in its kubelet-start phase.
-pub const KUBELET_CONFIG: &str = "/var/lib/kubelet/config.yaml";
+pub use crate::node::facts::kubelet::KUBELET_CONFIG;
 /// kube-vip's static pod (ours, not kubeadm's).
 pub const KUBE_VIP_MANIFEST: &str = "/etc/kubernetes/manifests/kube-vip.yaml";
 

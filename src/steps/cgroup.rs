@@ -4,18 +4,16 @@
 //! in /etc/default/kubelet) with containerd's runc `SystemdCgroup`. The only file it may
 //! change is /etc/default/kubelet (removing that stale flag).
 
-use procfs_core::FromRead;
-use procfs_core::process::MountInfos;
-
 use crate::engine::{Change, Context, Mode as RunMode, Plan, Step, StepError};
 use crate::formats::kubelet_env;
-use crate::host::{Host, HostError, Mode};
+use crate::host::Mode;
+use crate::node::facts::cgroup;
+use crate::node::facts::containerd;
+use crate::node::facts::kubelet::{self, KUBELET_CONFIG};
 use crate::profile::kubernetes::CgroupDriver;
 
 /// The kubelet's environment file on Debian and Ubuntu (KUBELET_EXTRA_ARGS).
 pub const KUBELET_DEFAULTS: &str = "/etc/default/kubelet";
-/// The kubelet configuration kubeadm writes on init and join.
-pub const KUBELET_CONFIG: &str = "/var/lib/kubelet/config.yaml";
 /// Where the kubeadm drop-in for the kubelet unit may live.
 const KUBEADM_DROPINS: [&str; 3] = [
     "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf",
@@ -23,68 +21,12 @@ const KUBEADM_DROPINS: [&str; 3] = [
     "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
 ];
 
-/// How cgroups are mounted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CgroupMode {
-    /// cgroup v2 only (`/sys/fs/cgroup/cgroup.controllers` exists).
-    Unified,
-    /// v1 controllers with v2 at /sys/fs/cgroup/unified.
-    Hybrid,
-    /// cgroup v1 only.
-    Legacy,
-    /// No cgroup file system found.
-    Unknown,
-}
-
-impl CgroupMode {
-    fn describe(self) -> &'static str {
-        match self {
-            CgroupMode::Unified => "cgroup v2 (unified)",
-            CgroupMode::Hybrid => "cgroup v1 with v2 at /sys/fs/cgroup/unified (hybrid)",
-            CgroupMode::Legacy => "cgroup v1 (legacy)",
-            CgroupMode::Unknown => "no cgroup file system found",
-        }
-    }
-}
-
-/// Detects the cgroup mode from /sys/fs/cgroup and /proc/self/mountinfo under the root.
-pub fn cgroup_mode(host: &Host) -> Result<CgroupMode, HostError> {
-    if host.exists("/sys/fs/cgroup/cgroup.controllers") {
-        return Ok(CgroupMode::Unified);
-    }
-    let Some(bytes) = host.read_bytes("/proc/self/mountinfo")? else {
-        return Ok(CgroupMode::Unknown);
-    };
-    let mounts = MountInfos::from_read(bytes.as_slice()).map_err(|e| HostError::Io {
-        op: "cannot parse",
-        path: host.path("/proc/self/mountinfo").display().to_string(),
-        source: std::io::Error::other(e),
-    })?;
-    let has = |fs: &str, at: &str| {
-        mounts
-            .0
-            .iter()
-            .any(|m| m.fs_type == fs && m.mount_point.starts_with(at))
-    };
-    Ok(if has("cgroup2", "/sys/fs/cgroup/unified") {
-        CgroupMode::Hybrid
-    } else if has("cgroup", "/sys/fs/cgroup") {
-        CgroupMode::Legacy
-    } else if has("cgroup2", "/sys/fs/cgroup") {
-        CgroupMode::Unified
-    } else {
-        CgroupMode::Unknown
-    })
-}
-
-pub use crate::node::facts::kubelet_config_driver;
-
 /// The `cgroup` step.
 pub struct CgroupStep;
 
 fn runtime_mismatch(ctx: &Context, want: CgroupDriver, plan: &mut Plan) -> Result<(), StepError> {
     let path = &ctx.profile.containerd.config_path;
-    let Some(facts) = crate::node::facts::containerd(ctx.host, path)? else {
+    let Some(facts) = containerd::config(ctx.host, path)? else {
         plan.info(format!(
             "{path} does not exist yet: containerd's side cannot be compared"
         ));
@@ -119,8 +61,7 @@ fn runtime_mismatch(ctx: &Context, want: CgroupDriver, plan: &mut Plan) -> Resul
 
 fn kubelet_side(ctx: &Context, want: CgroupDriver, plan: &mut Plan) -> Result<(), StepError> {
     let host = ctx.host;
-    if let Some(text) = host.read(KUBELET_CONFIG)?
-        && let Some(driver) = kubelet_config_driver(&text)
+    if let Some(driver) = kubelet::driver(host)?
         && driver != want.as_str()
     {
         plan.warn(format!(
@@ -171,7 +112,7 @@ impl Step for CgroupStep {
             .map(|k| k.cgroup_driver)
             .unwrap_or_default();
         let mut plan = Plan::default();
-        let mode = cgroup_mode(host)?;
+        let mode = cgroup::mode(host)?;
         let systemd_init = host.is_dir("/run/systemd/system");
         plan.info(format!(
             "{}; {}; kubelet cgroup driver {}",
@@ -191,7 +132,7 @@ impl Step for CgroupStep {
             plan.warn(message);
         }
         if let Some(k8s) = &ctx.profile.kubernetes {
-            if matches!(mode, CgroupMode::Legacy | CgroupMode::Hybrid) && k8s.version.minor >= 35 {
+            if mode.is_v1() && k8s.version.minor >= 35 {
                 plan.warn(format!(
                     "{} found, and the kubelet of Kubernetes {} refuses cgroup v1 by default (failCgroupV1: true since 1.35). Boot with cgroup v2 (kernel argument systemd.unified_cgroup_hierarchy=1), or set failCgroupV1: false in the kubelet configuration and ignore kubeadm's SystemVerification check",
                     mode.describe(),
@@ -205,22 +146,5 @@ impl Step for CgroupStep {
         kubelet_side(ctx, want, &mut plan)?;
         runtime_mismatch(ctx, want, &mut plan)?;
         Ok(plan)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn reads_kubelet_config_driver() {
-        let text = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: cgroupfs\n";
-        assert_eq!(
-            super::kubelet_config_driver(text).as_deref(),
-            Some("cgroupfs")
-        );
-        assert_eq!(
-            super::kubelet_config_driver("cgroupDriver: \"systemd\"\n").as_deref(),
-            Some("systemd")
-        );
-        assert_eq!(super::kubelet_config_driver("kind: X\n"), None);
     }
 }

@@ -11,6 +11,8 @@ use crate::engine::{Change, Context, Plan, Step, StepError};
 use crate::formats::containerd_config::{self, ConfigError, Desired, RuntimeFacts};
 use crate::formats::{crictl, registry_hosts};
 use crate::host::{Command, Host, HostError, Mode};
+use crate::node::facts::containerd;
+use crate::node::facts::kubeadm::{self, PauseAnswer};
 use crate::profile::containerd::{CERTS_DIR, Install};
 use crate::profile::kubernetes::{self, CgroupDriver};
 
@@ -22,26 +24,6 @@ const SOCKET_WAIT: Duration = Duration::from_secs(30);
 /// The `containerd` step.
 pub struct ContainerdStep;
 
-/// The installed containerd version (`1.6.20`, `2.1.4`), or `None` when it is not installed.
-pub fn installed_version(host: &Host) -> Result<Option<String>, HostError> {
-    let output = match host.run(&Command::new("containerd").arg("--version")) {
-        Ok(output) => output,
-        Err(HostError::Run(crate::host::RunError::NotFound { .. })) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    if output.code == Some(127) {
-        return Ok(None);
-    }
-    // "containerd github.com/containerd/containerd 1.6.20~ds1 ..." or "... /v2 v2.0.0 <sha>"
-    Ok(output.stdout.split_whitespace().nth(2).map(|v| {
-        v.trim_start_matches('v')
-            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .next()
-            .unwrap_or(v)
-            .to_string()
-    }))
-}
-
 /// The pause image kubeadm will expect: asked from kubeadm when it is installed, else the
 /// documented default for the version. `None` without a `[kubernetes]` section, or for a
 /// minor beyond bootstrap's table while kubeadm is not installed yet (plan on a fresh node;
@@ -52,34 +34,18 @@ fn kubeadm_pause_image(ctx: &Context, plan: &mut Plan) -> Result<Option<String>,
         return Ok(None);
     };
     let fallback = kubernetes::default_pause_image(k8s.version, &k8s.image_repository);
-    let command = Command::new("kubeadm").args([
-        "config",
-        "images",
-        "list",
-        "--kubernetes-version",
-        &format!("v{}", k8s.version),
-        "--image-repository",
-        &k8s.image_repository,
-    ]);
-    let asked = match ctx.host.run(&command) {
-        Ok(out) if out.success() => out
-            .stdout
-            .lines()
-            .map(str::trim)
-            .find(|l| l.contains("/pause:"))
-            .map(str::to_string),
-        Ok(out) => {
+    let version = format!("v{}", k8s.version);
+    let asked = match kubeadm::pause_image(ctx.host, &version, &k8s.image_repository)? {
+        PauseAnswer::Listed(image) => image,
+        PauseAnswer::Failed { command, detail } => {
             if let Some(fallback) = &fallback {
                 plan.warn(format!(
-                    "`{}` failed ({}); using the documented pause image {fallback}",
-                    command.display(),
-                    out.tail(1)
+                    "`{command}` failed ({detail}); using the documented pause image {fallback}"
                 ));
             }
             None
         }
-        Err(HostError::Run(crate::host::RunError::NotFound { .. })) => None,
-        Err(e) => return Err(e),
+        PauseAnswer::NotInstalled => None,
     };
     let image = asked.or(fallback);
     if image.is_none() {
@@ -177,7 +143,7 @@ impl Step for ContainerdStep {
     fn plan(&self, ctx: &Context) -> Result<Plan, StepError> {
         let host = ctx.host;
         let cfg = &ctx.profile.containerd;
-        let Some(version) = installed_version(host)? else {
+        let Some(version) = containerd::version(host)? else {
             return plan_install(ctx);
         };
         let mut plan = Plan::default();

@@ -2,7 +2,7 @@
 //! swap lines commented out, swap.target and swap units masked, zram swap disabled).
 
 use crate::engine::{Change, Context, Plan, Step, StepError};
-use crate::formats::{fstab, proc_swaps};
+use crate::formats::fstab;
 use crate::host::{Command, Host, HostError, Mode};
 use crate::profile::swap::SwapPolicy;
 
@@ -117,7 +117,7 @@ impl Step for SwapStep {
         }
         let host = ctx.host;
         let mut plan = Plan::default();
-        let areas = proc_swaps::parse(&host.read("/proc/swaps")?.unwrap_or_default());
+        let areas = crate::node::facts::swap::active(host)?;
         for area in &areas {
             plan.push(Change::run(
                 format!("turn off swap on {} ({})", area.path, area.kind),
