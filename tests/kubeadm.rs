@@ -945,7 +945,10 @@ fn the_standin_accepts_our_renderings_and_is_strict() {
     for (bad, complaint) in [
         (init.replace("podSubnet", "podSubnets"), "unknown field \"networking.podSubnets\""),
         (init.replace("kind: KubeProxyConfiguration", "kind: ProxyConfiguration"), "no kind \"ProxyConfiguration\""),
-        (init.replace("token: abcdef.0123456789abcdef", "token: abcdef-0123456789abcdef"), "the bootstrap token is invalid"),
+        (
+            init.replace("certificateKey: \"01", "certificateKey: \"0x"),
+            "certificateKey: Invalid value: \"0x23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\": certificate key decoding error: encoding/hex: invalid byte: U+0078 'x'",
+        ),
         (
             init.replace(
                 "  kubeletExtraArgs:\n  - name: max-pods\n    value: \"110\"\n  - name: node-ip\n    value: \"192.168.33.13\"",
@@ -953,12 +956,35 @@ fn the_standin_accepts_our_renderings_and_is_strict() {
             ),
             "of type []v1beta4.Arg",
         ),
-        (init.replace("v1.35.2", "v1.33.0"), "control plane version >= 1.34.0"),
     ] {
         node.sb.write("/cfg.yaml", &bad);
         let out = node.run_kubeadm(&["init", "--config", "/cfg.yaml"]);
         assert_eq!(out.code, 3, "{complaint}: {}", out.stderr);
         assert!(out.stderr.contains(complaint), "{complaint}: {}", out.stderr);
+    }
+    // Refused before validation, in kubeadm's words (bootstraptoken/v1 NewBootstrapTokenString;
+    // util/config NormalizeKubernetesVersion): exit 1, not the validation exit 3.
+    for (bad, complaint) in [
+        (
+            init.replace(
+                "token: abcdef.0123456789abcdef",
+                "token: abcdef-0123456789abcdef",
+            ),
+            r#"the bootstrap token "abcdef-0123456789abcdef" was not of the form "\\A([a-z0-9]{6})\\.([a-z0-9]{16})\\z""#,
+        ),
+        (
+            init.replace("v1.35.2", "v1.33.0"),
+            "control plane version >= 1.34.0. Current version: v1.33.0",
+        ),
+    ] {
+        node.sb.write("/cfg.yaml", &bad);
+        let out = node.run_kubeadm(&["init", "--config", "/cfg.yaml"]);
+        assert_eq!(out.code, 1, "{complaint}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(complaint),
+            "{complaint}: {}",
+            out.stderr
+        );
     }
     node.sb.write("/cfg.yaml", &init);
     let out = node.run_kubeadm(&["init", "--config", "/cfg.yaml", "--certificate-key", "x"]);

@@ -21,6 +21,7 @@
 //!   names kubeadm; `$STANDIN_KUBEADM_BREAK=kubelet-config` skips writing the kubelet config.
 
 mod preflight;
+mod validation;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -407,33 +408,6 @@ fn check(v: &Value, s: &S, kind: &str, path: &str, v4: bool, errors: &mut Vec<St
 // ---------------------------------------------------------------------------------------
 // Formats.
 
-fn token_ok(t: &str) -> bool {
-    let ok = |p: &str, n: usize| {
-        p.len() == n
-            && p.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    };
-    t.split_once('.')
-        .is_some_and(|(a, b)| ok(a, 6) && ok(b, 16))
-}
-
-fn hex_ok(s: &str, n: usize) -> bool {
-    s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn name_ok(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
-}
-
 fn parse_version(s: &str) -> Option<(u32, u32, u32)> {
     let mut p = s.trim_start_matches('v').split('.').map(|x| x.parse().ok());
     Some((p.next()??, p.next()??, p.next()??))
@@ -507,68 +481,12 @@ fn load_config(env: &Env, node_path: &str, command: &str) -> Res<Config> {
             errors.push(format!("duplicate {kind}"));
         }
     }
-    // Values with formats.
+    // Values with formats, in kubeadm's words (see validation.rs).
     if let Some(init) = docs.get("InitConfiguration") {
-        for t in init
-            .get("bootstrapTokens")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if !str_at(t, &["token"]).is_some_and(token_ok) {
-                errors.push(
-                    "bootstrapTokens[].token: Invalid value: the bootstrap token is invalid".into(),
-                );
-            }
-        }
-        if let Some(k) = init.get("certificateKey")
-            && !k.as_str().is_some_and(|k| hex_ok(k, 64))
-        {
-            errors.push("certificateKey: Invalid value: must be 64 hex characters".into());
-        }
+        check_init(init, &mut errors)?;
     }
     if let Some(join) = docs.get("JoinConfiguration") {
-        match join.get("discovery").and_then(|d| d.get("bootstrapToken")) {
-            Some(bt) => {
-                if !str_at(bt, &["token"]).is_some_and(token_ok) {
-                    errors.push("discovery.bootstrapToken.token: Invalid value: the bootstrap token is invalid".into());
-                }
-                let hashes = bt
-                    .get("caCertHashes")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                if hashes.is_empty()
-                    && bt.get("unsafeSkipCAVerification") != Some(&Value::Bool(true))
-                {
-                    errors.push("discovery.bootstrapToken.caCertHashes: Invalid value: using token-based discovery without caCertHashes can be unsafe".into());
-                }
-                for h in hashes {
-                    if !h
-                        .as_str()
-                        .and_then(|h| h.strip_prefix("sha256:"))
-                        .is_some_and(|h| hex_ok(h, 64))
-                    {
-                        errors.push(format!("discovery.bootstrapToken.caCertHashes: Invalid value: {h:?}: unsupported hash format"));
-                    }
-                }
-                if str_at(bt, &["apiServerEndpoint"]).is_none_or(str::is_empty) {
-                    errors
-                        .push("discovery.bootstrapToken.apiServerEndpoint: Required value".into());
-                }
-            }
-            None if join.get("discovery").and_then(|d| d.get("file")).is_none() => {
-                errors.push("discovery: Invalid value: bootstrapToken or file must be set".into());
-            }
-            None => {}
-        }
-        if let Some(cp) = join.get("controlPlane")
-            && !str_at(cp, &["certificateKey"]).is_some_and(|k| hex_ok(k, 64))
-        {
-            errors.push(
-                "controlPlane.certificateKey: Invalid value: must be 64 hex characters".into(),
-            );
-        }
+        check_join(join, &mut errors);
     }
     let registration = docs
         .get(if command == "init" {
@@ -577,30 +495,143 @@ fn load_config(env: &Env, node_path: &str, command: &str) -> Res<Config> {
             "JoinConfiguration"
         })
         .and_then(|d| d.get("nodeRegistration"));
-    if let Some(name) = registration.and_then(|r| r.get("name"))
-        && !name.as_str().is_some_and(name_ok)
-    {
-        errors.push(format!("nodeRegistration.name: Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters"));
-    }
-    if let Some(sock) = registration.and_then(|r| str_at(r, &["criSocket"]))
-        && !sock.starts_with("unix://")
-    {
-        errors.push(format!(
-            "nodeRegistration.criSocket: Invalid value: {sock:?}: the URL scheme must be unix://"
-        ));
-    }
+    check_registration(registration, &mut errors);
     if let Some(cluster) = docs.get("ClusterConfiguration") {
-        match str_at(cluster, &["kubernetesVersion"]).and_then(parse_version) {
-            Some((1, m, _)) if m == min || m + 1 == min => {}
-            Some(v) => errors.push(format!("this version of kubeadm only supports deploying clusters with the control plane version >= 1.{}.0. Current version: v{}.{}.{}", min - 1, v.0, v.1, v.2)),
-            None => errors.push("kubernetesVersion: Invalid value: not a version".into()),
-        }
+        check_version(cluster, (maj, min))?;
     }
     if errors.is_empty() {
         Ok(Config { docs })
     } else {
-        fail(3, errors.join("\n"))
+        fail(3, validation::aggregate(&errors))
     }
+}
+
+/// InitConfiguration's tokens (a token not of the pattern fails decoding, exit 1) and key.
+fn check_init(init: &Value, errors: &mut Vec<String>) -> Res<()> {
+    let tokens = init.get("bootstrapTokens").and_then(Value::as_array);
+    for t in tokens.into_iter().flatten() {
+        let token = str_at(t, &["token"]).unwrap_or("");
+        if !validation::token_ok(token) {
+            return fail(1, validation::token_not_of_the_form(token));
+        }
+    }
+    let key = str_at(init, &["certificateKey"]).unwrap_or("");
+    errors.extend(validation::certificate_key("certificateKey", key));
+    Ok(())
+}
+
+/// `ValidateDiscovery` and `ValidateJoinControlPlane`'s key.
+fn check_join(join: &Value, errors: &mut Vec<String>) {
+    let discovery = join.get("discovery");
+    let bt = discovery.and_then(|d| d.get("bootstrapToken"));
+    let file = discovery.and_then(|d| d.get("file"));
+    match (bt, file) {
+        (None, None) => errors.push(validation::invalid(
+            "discovery",
+            "",
+            "bootstrapToken or file must be set",
+        )),
+        (Some(_), Some(_)) => errors.push(validation::invalid(
+            "discovery",
+            "",
+            "bootstrapToken and file cannot both be set",
+        )),
+        _ => {}
+    }
+    if let Some(bt) = bt {
+        let endpoint = str_at(bt, &["apiServerEndpoint"]).unwrap_or("");
+        if endpoint.is_empty() {
+            errors.push(validation::required(
+                "discovery.bootstrapToken",
+                "APIServerEndpoint is not set",
+            ));
+        }
+        let hashes = bt.get("caCertHashes").and_then(Value::as_array);
+        if hashes.is_none_or(Vec::is_empty)
+            && bt.get("unsafeSkipCAVerification") != Some(&Value::Bool(true))
+        {
+            errors.push(validation::invalid("discovery.bootstrapToken.caCertHashes", "", "using token-based discovery without caCertHashes can be unsafe. Set unsafeSkipCAVerification as true in your kubeadm config file or pass --discovery-token-unsafe-skip-ca-verification flag to continue"));
+        }
+        let token = str_at(bt, &["token"]).unwrap_or("");
+        if !validation::token_ok(token) {
+            errors.push(validation::invalid(
+                "discovery.bootstrapToken.token",
+                token,
+                "the bootstrap token is invalid",
+            ));
+        }
+        if let Some(e) = validation::split_host_port(endpoint) {
+            errors.push(validation::invalid(
+                "discovery.bootstrapToken.apiServerEndpoint",
+                endpoint,
+                &e,
+            ));
+        }
+    }
+    // Defaulting copies the discovery token into an empty tlsBootstrapToken.
+    let tls = discovery
+        .and_then(|d| str_at(d, &["tlsBootstrapToken"]))
+        .filter(|t| !t.is_empty());
+    if let Some(tls) = tls {
+        if !validation::token_ok(tls) {
+            errors.push(validation::invalid(
+                "discovery.tlsBootstrapToken",
+                tls,
+                "the bootstrap token is invalid",
+            ));
+        }
+    }
+    if let Some(cp) = join.get("controlPlane") {
+        let key = str_at(cp, &["certificateKey"]).unwrap_or("");
+        errors.extend(validation::certificate_key(
+            "controlPlane.certificateKey",
+            key,
+        ));
+    }
+}
+
+/// `ValidateNodeRegistrationOptions`: the name and the CRI socket.
+fn check_registration(registration: Option<&Value>, errors: &mut Vec<String>) {
+    if let Some(name) = registration.and_then(|r| str_at(r, &["name"])) {
+        for e in validation::dns1123_subdomain(name) {
+            errors.push(validation::invalid("nodeRegistration.name", name, &e));
+        }
+    }
+    if let Some(sock) = registration.and_then(|r| str_at(r, &["criSocket"])) {
+        match validation::cri_socket("nodeRegistration.criSocket", sock) {
+            Ok(Some(warning)) => {
+                eprintln!("W1201 00:00:00.000000       1 initconfiguration.go:125] {warning}")
+            }
+            Ok(None) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+}
+
+/// `NormalizeKubernetesVersion`: a control plane older than kubeadm supports is refused
+/// (exit 1, a plain error); a newer one is kubeadm's preflight warning, not refused here.
+fn check_version(cluster: &Value, (maj, min): (u32, u32)) -> Res<()> {
+    let text = str_at(cluster, &["kubernetesVersion"]).unwrap_or("");
+    let Some(v) = parse_version(text) else {
+        return fail(
+            1,
+            format!(
+                "couldn't parse Kubernetes version {}: could not parse {} as version",
+                validation::quote(text),
+                validation::quote(text)
+            ),
+        );
+    };
+    if (v.0, v.1) < (maj, min - 1) {
+        return fail(
+            1,
+            format!(
+                "this version of kubeadm only supports deploying clusters with the control plane version >= {maj}.{}.0. Current version: {text}",
+                min - 1
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// Flags that may be combined with --config (kubeadm's isAllowedFlag).
@@ -1096,6 +1127,17 @@ fn join(env: &Env, flags: &[String]) -> Res<String> {
                 "error execution phase preflight: couldn't validate the identity of the API Server: could not find a JWS signature in the cluster-info ConfigMap for token ID \"{id}\""
             ),
         );
+    }
+    let hashes = bt.get("caCertHashes").and_then(Value::as_array);
+    for h in hashes.into_iter().flatten() {
+        if let Err(e) = validation::ca_hash(h.as_str().unwrap_or("")) {
+            return fail(
+                1,
+                format!(
+                    "error execution phase preflight: couldn't validate the identity of the API Server: {e}"
+                ),
+            );
+        }
     }
     let hash = fs::read_to_string(dir.join("ca-hash")).unwrap_or_default();
     let pinned = bt
