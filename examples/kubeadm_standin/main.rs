@@ -572,14 +572,14 @@ fn check_join(join: &Value, errors: &mut Vec<String>) {
     let tls = discovery
         .and_then(|d| str_at(d, &["tlsBootstrapToken"]))
         .filter(|t| !t.is_empty());
-    if let Some(tls) = tls {
-        if !validation::token_ok(tls) {
-            errors.push(validation::invalid(
-                "discovery.tlsBootstrapToken",
-                tls,
-                "the bootstrap token is invalid",
-            ));
-        }
+    if let Some(tls) = tls
+        && !validation::token_ok(tls)
+    {
+        errors.push(validation::invalid(
+            "discovery.tlsBootstrapToken",
+            tls,
+            "the bootstrap token is invalid",
+        ));
     }
     if let Some(cp) = join.get("controlPlane") {
         let key = str_at(cp, &["certificateKey"]).unwrap_or("");
