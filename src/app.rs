@@ -44,7 +44,7 @@ fn fail(cli: &Cli, message: &str) -> i32 {
         }),
         Output::Human => eprintln!(
             "error: {}",
-            crate::profile::values::redact_userinfo(message.trim_end())
+            crate::values::redact_userinfo(message.trim_end())
         ),
     }
     EXIT_ERROR

@@ -1,6 +1,10 @@
 //! `bootstrap`: turns a fresh Linux machine into a Kubernetes node from one declarative
 //! profile. Every step observes the node, plans the difference, applies exactly that, and
 //! verifies it; all effects go through the [`host::Host`] seam.
+//!
+//! Layers, each using only those below it (docs/architecture.md; `tests/architecture.rs`
+//! fails on a cycle): `values` → `host`, `formats` → `profile` → `engine`, `node` → `kube`
+//! → `packages` → `preflight` → `steps` → `cli`, `commands`, `app`.
 
 #![warn(missing_docs)]
 
@@ -16,3 +20,4 @@ pub mod packages;
 pub mod preflight;
 pub mod profile;
 pub mod steps;
+pub mod values;

@@ -29,7 +29,7 @@ impl<W: Write> ScrubbedLines<W> {
 
     fn pass_on(&mut self) -> std::io::Result<()> {
         let text = String::from_utf8_lossy(&self.line);
-        let scrubbed = crate::profile::values::redact_userinfo(&text);
+        let scrubbed = crate::values::redact_userinfo(&text);
         self.line.clear();
         self.out.write_all(scrubbed.as_bytes())
     }

@@ -9,6 +9,8 @@
 
 use toml_edit::{DocumentMut, Item, Table, TableLike, Value};
 
+use crate::values::text::line_col;
+
 /// Plugin ids whose presence in `disabled_plugins` turns the CRI service off.
 pub const CRI_PLUGIN_IDS: [&str; 4] = [
     "cri",
@@ -160,10 +162,7 @@ impl Schema {
 /// Parses config text, reporting syntax errors with line and column.
 pub fn parse(text: &str) -> Result<DocumentMut, ConfigError> {
     text.parse::<DocumentMut>().map_err(|e| {
-        let (line, column) = e
-            .span()
-            .map(|s| crate::profile::locate::line_col(text, s.start))
-            .unwrap_or((0, 0));
+        let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
         ConfigError::Syntax {
             line,
             column,

@@ -6,7 +6,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::atomic::NewFile;
-use super::files::{STATE_DIR, io_err, split};
+use super::paths::{STATE_DIR, io_err, split};
 use super::{Host, HostError, resolve};
 
 /// What is backed up: a file's bytes and mode, or a link's target.

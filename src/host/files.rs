@@ -9,11 +9,9 @@ use std::path::{Path, PathBuf};
 
 use super::atomic::{self, NewFile};
 use super::journal::Record;
+use super::paths::{STATE_DIR, io_err, open_dir, split};
 use super::resolve;
 use super::{Host, HostError};
-
-/// The directory, on the node, where the agent keeps its state (backups, journal).
-pub const STATE_DIR: &str = "/var/lib/bootstrap";
 
 /// The mode of a directory the agent creates for a file it writes.
 pub const DIR_MODE: u32 = 0o755;
@@ -28,30 +26,6 @@ pub enum Mode {
     KeepOr(u32),
     /// Always this mode (files holding secrets: `0o600`).
     Exact(u32),
-}
-
-pub(super) fn io_err<'a>(
-    op: &'static str,
-    path: &'a Path,
-) -> impl FnOnce(std::io::Error) -> HostError + 'a {
-    move |source| HostError::Io {
-        op,
-        path: path.display().to_string(),
-        source,
-    }
-}
-
-/// The parent directory and last name of a resolved path.
-pub(super) fn split(path: &Path) -> (&Path, &OsStr) {
-    (
-        path.parent().unwrap_or(Path::new("/")),
-        path.file_name().unwrap_or(OsStr::new(".")),
-    )
-}
-
-/// Opens a resolved directory as a descriptor for the `*at` calls.
-pub(super) fn open_dir(dir: &Path) -> Result<std::os::fd::OwnedFd, HostError> {
-    atomic::open_dir(dir).map_err(|e| io_err("cannot open directory", dir)(e.into()))
 }
 
 impl Host {

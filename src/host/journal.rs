@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::atomic::append_synced;
 use super::faults::Disk;
-use super::files::{STATE_DIR, io_err, split};
+use super::paths::{STATE_DIR, io_err, split};
 use super::{Host, HostError};
 
 /// The journal's node path.

@@ -109,14 +109,14 @@ impl Host {
             return Err(self.unsafe_path(lexical, "is not a file path".into()));
         };
         let root = &self.root;
-        let mut fd = super::files::open_dir(root).or_else(|_| {
+        let mut fd = super::paths::open_dir(root).or_else(|_| {
             openat(
                 nix::fcntl::AT_FDCWD,
                 root,
                 OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
                 NixMode::empty(),
             )
-            .map_err(|e| super::files::io_err("cannot open", root)(e.into()))
+            .map_err(|e| super::paths::io_err("cannot open", root)(e.into()))
         })?;
         let mut here = String::new();
         for (i, part) in dirs.iter().enumerate() {

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::atomic::NewFile;
-use super::files::{STATE_DIR, io_err};
+use super::paths::{STATE_DIR, io_err};
 use super::{Command, Host, HostError};
 
 /// Node paths under which a change needs `systemctl daemon-reload` (unit files, drop-ins,

@@ -2,8 +2,7 @@
 
 use std::sync::Mutex;
 
-/// What a secret is replaced with.
-pub const REDACTED: &str = "<redacted>";
+pub use crate::values::secret::REDACTED;
 
 /// The set of secret strings known to this run.
 #[derive(Debug, Default)]

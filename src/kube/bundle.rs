@@ -13,8 +13,9 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::secrets::{Ca, CaHash, CertificateKey, SecretError, Token};
+use super::secrets::Ca;
 use crate::host::{Host, HostError};
+use crate::values::secret::{CaHash, CertificateKey, SecretError, Token};
 
 /// The CA certificate file of a bundle.
 pub const CA_CERT: &str = "ca.crt";

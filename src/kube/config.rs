@@ -9,7 +9,7 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
 use super::yaml::{self, YamlError};
-use crate::profile::values::KubeVersion;
+use crate::values::KubeVersion;
 
 /// The kubeadm config API version for a Kubernetes release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

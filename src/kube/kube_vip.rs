@@ -145,7 +145,7 @@ mod tests {
 
     fn vip(image: &str, interface: &str) -> KubeVip {
         KubeVip {
-            address: crate::profile::values::Ip("192.168.33.100".parse().unwrap()),
+            address: crate::values::Ip("192.168.33.100".parse().unwrap()),
             interface: interface.into(),
             image: image.into(),
         }

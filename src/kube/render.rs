@@ -10,12 +10,13 @@ use super::config::{
     JoinConfiguration, JoinControlPlane, KubeProxyConfiguration, KubeletConfiguration,
     KubeletPatch, Networking, NodeRegistration, Patches,
 };
-use super::secrets::{Ca, CaHash, CertificateKey, Token};
+use super::secrets::Ca;
 use crate::host::Host;
 use crate::profile::kubeadm::{Kubeadm, Mode};
 use crate::profile::kubernetes::Kubernetes;
 use crate::profile::swap::SwapPolicy;
 use crate::profile::{Profile, Role};
+use crate::values::secret::{CaHash, CertificateKey, Token};
 
 /// The directory of the patches kubeadm applies on join.
 pub const PATCHES_DIR: &str = "/var/lib/bootstrap/kubeadm/patches";

@@ -5,7 +5,7 @@
 //! `runcmd`), else /etc/hostname.
 
 use crate::host::Host;
-use crate::profile::validate::rfc1123_problem;
+use crate::values::name::rfc1123_problem;
 
 /// Why the node name could not be defaulted.
 #[derive(Debug, thiserror::Error)]

@@ -9,7 +9,7 @@ use crate::engine::{Change, Plan, StepError};
 use crate::formats::{apt_sources, dpkg_query};
 use crate::host::{Command, Host, HostError, Mode};
 use crate::profile::packages::Packages;
-use crate::profile::values::{KubeVersion, split_userinfo};
+use crate::values::{KubeVersion, split_userinfo};
 
 use super::download::plain_http_warning;
 use super::skew::{self, Move};

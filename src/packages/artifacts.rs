@@ -2,7 +2,7 @@
 //! where it goes on the node.
 
 use crate::profile::packages::{BaseUrl, Packages};
-use crate::profile::values::KubeVersion;
+use crate::values::KubeVersion;
 
 use super::tools::{self, Tool};
 

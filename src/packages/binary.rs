@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{Change, Plan, StepError};
 use crate::host::{Host, HostError, Mode};
 use crate::profile::packages::{Method, Packages};
-use crate::profile::values::KubeVersion;
+use crate::values::KubeVersion;
 
 use super::artifacts::{self, Artifact, CNI_BIN_DIR, Payload};
 use super::bundle::Bundle;
@@ -107,7 +107,7 @@ fn source_text(artifact: &Artifact, packages: &Packages) -> String {
         ),
         _ => format!(
             "from {}",
-            crate::profile::values::redact_userinfo(&artifact.url(packages))
+            crate::values::redact_userinfo(&artifact.url(packages))
         ),
     }
 }

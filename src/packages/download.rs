@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::engine::Progress;
 use crate::formats::checksums;
-use crate::profile::values::redact_userinfo;
+use crate::values::redact_userinfo;
 
 /// Attempts per file before giving up.
 pub const ATTEMPTS: u32 = 4;

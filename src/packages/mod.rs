@@ -43,7 +43,7 @@ pub const COMPLETION: &str = "/etc/bash_completion.d/kubectl";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Observed {
     /// Kubernetes programs on the node and their versions (for the skew check).
-    pub installed: Vec<(&'static str, crate::profile::values::KubeVersion)>,
+    pub installed: Vec<(&'static str, crate::values::KubeVersion)>,
     /// Whether the plan installs or replaces kubectl.
     pub installs_kubectl: bool,
 }

@@ -1,7 +1,7 @@
 //! The version-skew rules for changing the installed Kubernetes binaries: one minor up at a
 //! time, never down, unless forced.
 
-use crate::profile::values::KubeVersion;
+use crate::values::KubeVersion;
 
 /// How a move from one version to another relates to the upgrade policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! shipping each.
 
 use crate::host::Host;
-use crate::profile::values::KubeVersion;
+use crate::values::KubeVersion;
 
 pub use crate::node::facts::versions::{Probe, Tool, parse_version, probe};
 

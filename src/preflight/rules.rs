@@ -1,5 +1,5 @@
 //! kubeadm's preflight, evaluated ahead of kubeadm over facts read once ([`Facts`], see
-//! `super::facts`): a table of small pure rules ([`RULES`]), each giving findings named and
+//! the sibling `facts` module): a table of small pure rules ([`RULES`]), each giving findings named and
 //! worded as kubeadm names and words them (kubernetes/kubernetes
 //! cmd/kubeadm/app/preflight/checks.go and checks_linux.go: `InitNodeChecks`,
 //! `JoinNodeChecks`, `addCommonChecks`, `addExecChecks`; docs/preflight.md lists them).
@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use super::sockets::Listener;
 use crate::packages::tools::{HostTool, Need};
-use crate::profile::values::KubeVersion;
+use crate::values::KubeVersion;
 
 /// kubeadm's control-plane minimum CPUs (`kubeadmconstants.ControlPlaneNumCPU`).
 pub const MIN_CPUS: usize = 2;

@@ -8,7 +8,8 @@ use toml_edit::Document;
 
 use super::conceal;
 use super::locate::{self, Seg};
-use super::values::EXPECTED_SEP;
+use crate::values::EXPECTED_SEP;
+use crate::values::text::line_col;
 
 /// One problem found in a profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -307,7 +308,7 @@ impl ProfileError {
     fn location(&self, d: &Diagnostic) -> String {
         match &d.span {
             Some(s) => {
-                let (line, col) = locate::line_col(&self.source, s.start);
+                let (line, col) = line_col(&self.source, s.start);
                 format!("{}:{line}:{col}", self.file)
             }
             None => self.file.clone(),
@@ -328,7 +329,7 @@ impl fmt::Display for ProfileError {
             let (line, col) = d
                 .span
                 .as_ref()
-                .map_or((0, 0), |s| locate::line_col(&self.source, s.start));
+                .map_or((0, 0), |s| line_col(&self.source, s.start));
             writeln!(f)?;
             let at = self.location(d);
             match &d.key {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::values::Ip;
+use crate::values::Ip;
 
 /// `[hosts]` section.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -7,8 +7,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::diagnostic::Diagnostic;
 use super::locate::Seg;
-use super::values::EXPECTED_SEP;
 use crate::formats::sysctl_conf::normalize_key;
+use crate::values::EXPECTED_SEP;
 
 /// Modules loaded unless the profile lists its own.
 pub const DEFAULT_MODULES: [&str; 2] = ["overlay", "br_netfilter"];

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::values::KubeVersion;
+use crate::values::KubeVersion;
 
 /// The image registry kubeadm pulls control-plane images from by default.
 pub const DEFAULT_IMAGE_REPOSITORY: &str = "registry.k8s.io";

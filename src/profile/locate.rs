@@ -134,15 +134,6 @@ fn key_span(parent: &Item, seg: &Seg) -> Option<Range<usize>> {
     }
 }
 
-/// 1-based line and column of a byte offset.
-pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(source.len());
-    let before = &source[..offset];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,7 +148,7 @@ mod tests {
         assert_eq!(display(&path), "hosts.entries[1].address");
         let span = span_of(&doc, &path).unwrap();
         assert_eq!(&SRC[span], "\"bad\"");
-        assert_eq!(line_col(SRC, offset), (7, 15));
+        assert_eq!(crate::values::text::line_col(SRC, offset), (7, 15));
         let name = span_of(&doc, &keys(&["node", "name"])).unwrap();
         assert_eq!(&SRC[name], "\"a\"");
     }

@@ -15,7 +15,6 @@ pub mod packages;
 pub mod structured;
 pub mod swap;
 pub mod validate;
-pub mod values;
 
 use std::path::Path;
 

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::values::{EXPECTED_SEP, Ip};
+use crate::values::{EXPECTED_SEP, Ip};
 
 /// `[node]`: the node's name, role and address.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::kubeadm::Span;
-use super::values::{EXPECTED_SEP, KubeVersion};
+use crate::values::{EXPECTED_SEP, KubeVersion};
 
 /// Where release binaries are downloaded from (`/vX.Y.Z/bin/linux/<arch>/<name>`).
 pub const DEFAULT_RELEASE_URL: &str = "https://dl.k8s.io/release";
@@ -202,7 +202,7 @@ impl<'de> Deserialize<'de> for BaseUrl {
 /// Shown (`profile show`) without credentials: user information becomes `<redacted>`.
 impl Serialize for BaseUrl {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::values::redact_userinfo(&self.0))
+        s.serialize_str(&crate::values::redact_userinfo(&self.0))
     }
 }
 

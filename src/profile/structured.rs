@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::diagnostic::ProfileError;
-use super::locate;
+use crate::values::text::line_col;
 
 /// One located problem of a profile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -31,10 +31,7 @@ impl ProfileError {
         self.diagnostics
             .iter()
             .map(|d| {
-                let at = d
-                    .span
-                    .as_ref()
-                    .map(|s| locate::line_col(&self.source, s.start));
+                let at = d.span.as_ref().map(|s| line_col(&self.source, s.start));
                 Located {
                     file: self.file.clone(),
                     line: at.map(|a| a.0),

@@ -8,53 +8,7 @@ use super::kernel::DEFAULT_MODULES;
 use super::locate::{Seg, keys};
 use super::node::AddressSource;
 use super::packages::Method;
-
-/// Why `name` is not a lowercase RFC 1123 subdomain, or `None` when it is one.
-pub fn rfc1123_problem(name: &str) -> Option<String> {
-    if name.is_empty() {
-        return Some("it is empty".into());
-    }
-    if name.len() > 253 {
-        return Some(format!(
-            "it is {} characters long (at most 253)",
-            name.len()
-        ));
-    }
-    for label in name.split('.') {
-        if label.is_empty() {
-            return Some("it has an empty label (two dots, or a dot at an end)".into());
-        }
-        if label.len() > 63 {
-            return Some(format!("label `{label}` is longer than 63 characters"));
-        }
-        if let Some(c) = label
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-        {
-            return Some(format!("it contains `{c}`"));
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return Some(format!("label `{label}` starts or ends with `-`"));
-        }
-    }
-    None
-}
-
-/// A lowercase RFC 1123 form of `name`, for suggestions.
-fn rfc1123_fix(name: &str) -> String {
-    name.to_ascii_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect::<String>()
-        .trim_matches('-')
-        .to_string()
-}
+use crate::values::name::{interface_name_ok, rfc1123_fix, rfc1123_problem};
 
 const NAME_EXPECTED: &str = "a lowercase RFC 1123 name: letters a-z, digits and `-`, dot-separated labels, such as worker-1";
 
@@ -95,19 +49,6 @@ fn check_node(profile: &Profile, out: &mut Vec<Diagnostic>) {
             .help("list interfaces with `ip -br link`"),
         );
     }
-}
-
-/// A Linux interface name as the kernel accepts it (net/core/dev.c `dev_valid_name`):
-/// 1-15 bytes, not `.` or `..`, no `/`, `:` or whitespace; control characters and
-/// non-ASCII bytes are refused too, so a name can never carry a newline into a file.
-pub fn interface_name_ok(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 15
-        && name != "."
-        && name != ".."
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'/' && b != b':')
 }
 
 /// Loopback names the distribution's /etc/hosts carries; removing them breaks local tools.
@@ -379,7 +320,7 @@ fn check_packages(profile: &Profile, out: &mut Vec<Diagnostic>) {
     }
     for (i, entry) in packages.no_proxy.iter().flatten().enumerate() {
         if entry.trim().is_empty()
-            || (entry.contains([',', ' ', '/']) && entry.parse::<super::values::Cidr>().is_err())
+            || (entry.contains([',', ' ', '/']) && entry.parse::<crate::values::Cidr>().is_err())
         {
             out.push(
                 Diagnostic::at(

@@ -17,7 +17,7 @@ use crate::packages::bundle::Bundle;
 use crate::packages::download::{self, Checksum, Downloader, Job};
 use crate::packages::{COMPLETION, STAGING_DIR, Work, apt, binary, skew, tools};
 use crate::profile::packages::Method;
-use crate::profile::values::KubeVersion;
+use crate::values::KubeVersion;
 
 /// The `packages` step.
 pub struct PackagesStep;

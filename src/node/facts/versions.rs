@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::host::{Command, Host, HostError, RunError};
-use crate::profile::values::KubeVersion;
+use crate::values::KubeVersion;
 
 /// A program and the arguments that make it print its version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::values::{Cidr, Ip};
-use crate::kube::secrets::{CaHash, CertificateKey, Token};
+use crate::values::secret::{CaHash, CertificateKey, Token};
+use crate::values::{Cidr, Ip};
 
 /// The pod network of the classic layout (flannel's default), 10.244.0.0/16.
 pub const DEFAULT_POD_SUBNET: Cidr = Cidr {
@@ -49,8 +49,9 @@ macro_rules! serde_as_string {
 mod validate;
 mod values;
 
+pub use crate::values::Endpoint;
 pub use validate::validate;
-pub use values::{Endpoint, JoinCommand, Span};
+pub use values::{JoinCommand, Span};
 
 /// What kubeadm does on this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,8 +7,8 @@ use super::super::Profile;
 use super::super::diagnostic::Diagnostic;
 use super::super::locate::{Seg, keys};
 use super::super::node::Role;
-use super::super::validate::{interface_name_ok, rfc1123_problem};
 use super::{Kubeadm, Mode};
+use crate::values::name::{interface_name_ok, rfc1123_problem};
 
 fn at(path: &[&str]) -> Vec<Seg> {
     let mut full = vec!["kubeadm"];

@@ -23,7 +23,6 @@ use crate::kube::diagnose::{self, Evidence, Failure};
 use crate::kube::kube_vip;
 use crate::kube::render::{Inputs, JoinSecrets};
 use crate::kube::retry::{Attempt, Backoff};
-use crate::kube::secrets::hex;
 use crate::kube::state::{
     self, ADMIN_CONF, CA_CRT, CA_KEY, KUBE_VIP_MANIFEST, KUBELET_CONF, Membership, SUPER_ADMIN_CONF,
 };
@@ -32,7 +31,8 @@ use crate::profile::Role;
 use crate::profile::kubeadm::{Cni, KubeVip, Kubeadm, Mode};
 use crate::profile::kubernetes::Kubernetes;
 use crate::profile::swap::SwapPolicy;
-use crate::profile::values::KubeVersion;
+use crate::values::KubeVersion;
+use crate::values::secret::hex;
 
 mod after;
 mod init;

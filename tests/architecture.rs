@@ -1,0 +1,246 @@
+//! The layer order of docs/architecture.md, checked on the source: no cycle between the
+//! top-level modules of `src/`, `values` at the bottom, `formats` on `values` only, and
+//! `profile` below `kube`.
+//!
+//! A module depends on another when its code (before a trailing `#[cfg(test)] mod tests`)
+//! names `crate::other` (also inside `use crate::{a, b}` groups and doc links), the same rule
+//! as the architecture report the project's reviewers run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+type Graph = BTreeMap<String, BTreeSet<String>>;
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|e| e.expect("directory entry").path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The text of a file before its trailing unit tests.
+fn without_tests(text: &str) -> &str {
+    let mut offset = 0;
+    let mut lines = text.split_inclusive('\n').peekable();
+    while let Some(line) = lines.next() {
+        if line.trim() == "#[cfg(test)]"
+            && lines
+                .peek()
+                .is_some_and(|next| next.trim_start().starts_with("mod tests"))
+        {
+            return &text[..offset];
+        }
+        offset += line.len();
+    }
+    text
+}
+
+fn ident(text: &str) -> &str {
+    let end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    &text[..end]
+}
+
+/// The top-level modules `code` names through `crate::`.
+fn crate_references(code: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (i, _) in code.match_indices("crate::") {
+        if code[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$') {
+            continue; // `$crate::`, `my_crate::`
+        }
+        let rest = &code[i + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let mut depth = 0;
+            let end = group
+                .char_indices()
+                .find(|&(_, c)| {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => return true,
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                    false
+                })
+                .map_or(group.len(), |(j, _)| j);
+            let mut depth = 0;
+            let mut start = 0;
+            for (j, c) in group[..end].char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        out.insert(ident(group[start..j].trim()).to_string());
+                        start = j + 1;
+                    }
+                    _ => {}
+                }
+            }
+            out.insert(ident(group[start..end].trim()).to_string());
+        } else {
+            out.insert(ident(rest).to_string());
+        }
+    }
+    out.retain(|m| !m.is_empty());
+    out
+}
+
+/// Top-level module -> the top-level modules it names, for every file under `src`.
+fn module_graph(src: &Path) -> Graph {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut graph = Graph::new();
+    for file in files {
+        let rel = file.strip_prefix(src).expect("under src");
+        let first = rel.components().next().expect("a component");
+        let top = first.as_os_str().to_string_lossy();
+        let top = top.strip_suffix(".rs").unwrap_or(&top).to_string();
+        if ["lib", "main"].contains(&top.as_str()) {
+            continue;
+        }
+        let text = fs::read_to_string(&file).expect("readable source");
+        let deps = graph.entry(top.clone()).or_default();
+        deps.extend(crate_references(without_tests(&text)));
+        deps.remove(&top);
+    }
+    graph
+}
+
+/// Every strongly connected component of more than one module (Tarjan's algorithm).
+fn cycles(graph: &Graph) -> Vec<Vec<String>> {
+    struct State<'g> {
+        graph: &'g Graph,
+        index: BTreeMap<&'g str, usize>,
+        low: BTreeMap<&'g str, usize>,
+        stack: Vec<&'g str>,
+        found: Vec<Vec<String>>,
+    }
+    fn visit<'g>(s: &mut State<'g>, v: &'g str) {
+        let n = s.index.len();
+        s.index.insert(v, n);
+        s.low.insert(v, n);
+        s.stack.push(v);
+        for w in s.graph.get(v).into_iter().flatten() {
+            let w = w.as_str();
+            if !s.index.contains_key(w) {
+                visit(s, w);
+                let low = s.low[v].min(s.low[w]);
+                s.low.insert(v, low);
+            } else if s.stack.contains(&w) {
+                let low = s.low[v].min(s.index[w]);
+                s.low.insert(v, low);
+            }
+        }
+        if s.low[v] == s.index[v] {
+            let mut component = Vec::new();
+            while let Some(w) = s.stack.pop() {
+                component.push(w.to_string());
+                if w == v {
+                    break;
+                }
+            }
+            if component.len() > 1 {
+                component.sort();
+                s.found.push(component);
+            }
+        }
+    }
+    let mut state = State {
+        graph,
+        index: BTreeMap::new(),
+        low: BTreeMap::new(),
+        stack: Vec::new(),
+        found: Vec::new(),
+    };
+    for v in graph.keys() {
+        if !state.index.contains_key(v.as_str()) {
+            visit(&mut state, v);
+        }
+    }
+    state.found
+}
+
+fn src_graph() -> Graph {
+    module_graph(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"))
+}
+
+fn describe(graph: &Graph, component: &[String]) -> String {
+    let mut text = component.join(" <-> ");
+    for module in component {
+        let inside: Vec<&str> = graph[module]
+            .iter()
+            .filter(|d| component.contains(d))
+            .map(String::as_str)
+            .collect();
+        text.push_str(&format!("\n  {module} -> {inside:?}"));
+    }
+    text
+}
+
+#[test]
+fn no_cycle_between_top_level_modules() {
+    let graph = src_graph();
+    assert!(
+        graph.len() > 5,
+        "the scan found the modules of src/: {graph:?}"
+    );
+    let found = cycles(&graph);
+    assert!(
+        found.is_empty(),
+        "module cycles (docs/architecture.md gives the layer order; move the shared piece down a layer):\n{}",
+        found
+            .iter()
+            .map(|c| describe(&graph, c))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn values_is_the_bottom_layer_and_formats_sits_on_it_only() {
+    let graph = src_graph();
+    let deps = |m: &str| graph.get(m).cloned().unwrap_or_default();
+    assert_eq!(deps("values"), BTreeSet::new(), "values depends on nothing");
+    let formats = deps("formats");
+    assert!(
+        formats.iter().all(|m| m == "values"),
+        "formats depends only on values: {formats:?}"
+    );
+    let profile = deps("profile");
+    for higher in ["kube", "node", "engine", "steps", "packages", "preflight"] {
+        assert!(
+            !profile.contains(higher),
+            "profile depends on {higher}: {profile:?}"
+        );
+    }
+}
+
+/// The checker itself can fail: a cycle through three modules and a grouped `use` are found.
+#[test]
+fn the_checker_finds_cycles_and_grouped_uses() {
+    let code = "use crate::{a, b::{c, d}};\nuse $crate::z;\n/// [`crate::e::f`]\nfn x() { crate::g::h(); }\n#[cfg(test)]\nmod tests { use crate::t; }\n";
+    let refs = crate_references(without_tests(code));
+    assert_eq!(
+        refs,
+        ["a", "b", "e", "g"].iter().map(|s| s.to_string()).collect()
+    );
+    let graph: Graph = [("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")]
+        .iter()
+        .fold(Graph::new(), |mut g, (from, to)| {
+            g.entry(from.to_string())
+                .or_default()
+                .insert(to.to_string());
+            g
+        });
+    assert_eq!(cycles(&graph), vec![vec!["a", "b", "c"]]);
+}
