@@ -4,14 +4,14 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_with::{DeserializeFromStr, SerializeDisplay};
 
 use super::EXPECTED_SEP;
 use super::name::rfc1123_problem;
 
 /// An API endpoint: an IP address or DNS name, with an optional port (`10.0.0.10:6443`,
 /// `k8s.example.com`, `[fd00::10]:6443`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, DeserializeFromStr, SerializeDisplay)]
 pub struct Endpoint {
     /// The address or name (IPv6 without brackets).
     pub host: String,
@@ -80,20 +80,6 @@ impl fmt::Display for Endpoint {
             Some(_) => f.write_str(&self.with_port(0)),
             None => f.write_str(&self.host),
         }
-    }
-}
-
-impl Serialize for Endpoint {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Endpoint {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
     }
 }
 
