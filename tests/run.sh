@@ -35,7 +35,8 @@ if [ -x tests/vm/scenarios.sh ]; then
   if ! command -v musl-gcc >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq --no-install-recommends musl-tools >/dev/null
   fi
-  cargo build --release --target x86_64-unknown-linux-musl
+  # With the sandbox's kubeadm stand-in, which the two-node pair runs as its kubeadm.
+  cargo build --release --target x86_64-unknown-linux-musl --bin bootstrap --example kubeadm_standin
   bash tests/vm/scenarios.sh target/x86_64-unknown-linux-musl/release/bootstrap
 else
   count=$(sed -n 's/^SCENARIOS=(\(.*\))$/\1/p' tests/vm/scenarios.sh | wc -w)

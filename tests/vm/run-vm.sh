@@ -5,6 +5,7 @@
 #   run-vm.sh --share DIR [--disk OVERLAY] [--user-data FILE] [--meta-data FILE]
 #             [--timeout SECONDS] [--serial-log FILE] [--memory MB] [--cpus N]
 #             [--hostname NAME] [--append "KERNEL ARGS"] [--quiet]
+#             [--netdev QEMU-NETDEV --mac MAC]
 #
 #   --share DIR        host directory mounted in the guest at /mnt/share (9p).
 #                      Put run.sh (and anything it needs, e.g. a static
@@ -39,6 +40,10 @@
 #                      local-hostname in the generated meta-data).
 #   --append ARGS      extra kernel command-line arguments.
 #   --quiet            do not copy out.log to stdout.
+#   --netdev SPEC      the NIC's qemu netdev instead of the restricted user net, with
+#                      id=net0 (e.g. socket,id=net0,udp=127.0.0.1:P2,localaddr=127.0.0.1:P1:
+#                      a private link between two VMs, nothing else reachable); --mac
+#                      gives the NIC its address (two VMs on one link need different ones).
 #
 # Output: the guest's out.log on stdout (unless --quiet); progress, timings
 # (host wall time from qemu start to run.sh start "boot-to-script", to DIR/rc
@@ -52,7 +57,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-share="" disk="" user_data="" meta_data="" serial_log="" hostname="" append_extra=""
+share="" disk="" user_data="" meta_data="" serial_log="" hostname="" append_extra="" netdev="" mac=""
 timeout="${BOOTSTRAP_VM_TIMEOUT:-240}" memory=2048 cpus=2 quiet=0
 need_arg() { [[ $# -ge 2 && -n $2 ]] || vm_die "$1 needs a value"; }
 while [[ $# -gt 0 ]]; do
@@ -67,6 +72,8 @@ while [[ $# -gt 0 ]]; do
         --cpus) need_arg "$@"; cpus=$2; shift ;;
         --hostname) need_arg "$@"; hostname=$2; shift ;;
         --append) need_arg "$@"; append_extra=$2; shift ;;
+        --netdev) need_arg "$@"; netdev=$2; shift ;;
+        --mac) need_arg "$@"; mac=$2; shift ;;
         --quiet) quiet=1 ;;
         -h|--help) sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) vm_die "unknown argument: $1 (try --help)" ;;
@@ -166,7 +173,7 @@ qemu=(
     -chardev "file,id=ser0,path=$serial_log,append=on" -serial chardev:ser0
     -drive "file=$disk,if=virtio,format=qcow2,cache=unsafe,discard=unmap"
     "${seed_args[@]}"
-    -netdev user,id=net0,restrict=on -device virtio-net-pci,netdev=net0,romfile=
+    -netdev "${netdev:-user,id=net0,restrict=on}" -device "virtio-net-pci,netdev=net0,romfile=${mac:+,mac=$mac}"
     -fsdev "local,id=fs0,path=$share,security_model=none"
     -device virtio-9p-pci,fsdev=fs0,mount_tag=share
     -device virtio-rng-pci

@@ -3,7 +3,8 @@
 # The real-machine tier: the static bootstrap binary inside a real Debian 12 VM (qemu,
 # software emulation), started by cloud-init from examples/cloud-init/user-data.yaml.
 #
-#   scenarios.sh BINARY [all|node1|node2]     (default all; node1/node2 run one node's boots)
+#   scenarios.sh BINARY [all|node1|node2|pair]   (default all; the others run one node's
+#                                                 boots, or the two-node pair's)
 #
 # Boot 1 (cloud-init, fresh disk) runs first-boot, idempotent and bad-profile, then enables
 # the shipped units; boot 2 (the same disk again, i.e. a reboot) runs reboot and drift, then
@@ -33,20 +34,25 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-binary=${1:?usage: scenarios.sh BINARY [all|node1|node2]}
+binary=${1:?usage: scenarios.sh BINARY [all|node1|node2|pair]}
 [[ -x $binary ]] || vm_die "$binary is not an executable"
 repo="$(cd "$VM_DIR/../.." && pwd)"
 
 # Every scenario, in the order the boots run them: node 1's, then node 2's.
 NODE1=(first-boot idempotent bad-profile reboot drift kubelet-unit old-design-hangs)
 NODE2=(apt-repo dpkg-busy apt-other-key)
-SCENARIOS=("${NODE1[@]}" "${NODE2[@]}")
+PAIR=(two-nodes-join two-nodes-converged wrong-ca-pin binary-host-tools)
+SCENARIOS=("${NODE1[@]}" "${NODE2[@]}" "${PAIR[@]}")
 case ${2:-all} in
     all) ;;
     node1) SCENARIOS=("${NODE1[@]}") ;;
     node2) SCENARIOS=("${NODE2[@]}") ;;
-    *) vm_die "usage: scenarios.sh BINARY [all|node1|node2]" ;;
+    pair) SCENARIOS=("${PAIR[@]}") ;;
+    *) vm_die "usage: scenarios.sh BINARY [all|node1|node2|pair]" ;;
 esac
+# The sandbox tier's kubeadm stand-in built for musl (the pair's kubeadm): next to BINARY
+# (`cargo build --release --target x86_64-unknown-linux-musl --example kubeadm_standin`).
+standin=${BOOTSTRAP_VM_KUBEADM_STANDIN:-$(dirname "$binary")/examples/kubeadm_standin}
 # Per boot, from qemu start to power-off: generous, as a loaded 2-core machine can take
 # minutes to boot under software emulation.
 timeout=${BOOTSTRAP_VM_TIMEOUT:-900}
@@ -174,18 +180,18 @@ boot() {
     fi
 }
 
-# guest_logs NAME: the guest's logs a failure needs, saved by the guest in the share.
+# guest_logs NAME [SHARE]: the guest's logs a failure needs, saved by the guest in the share.
 guest_logs() {
     echo "---- $1: guest logs (share/logs) ----"
     local f
-    for f in "$share"/logs/*; do
+    for f in "${2:-$share}"/logs/*; do
         [[ -f $f ]] || continue
         echo "---- ${f##*/}"
         tail -n 60 "$f"
     done
 }
 
-if [[ ${2:-all} != node2 ]]; then
+if [[ ${2:-all} == all || ${2:-all} == node1 ]]; then
     boot first-boot --user-data "$work/user-data" --hostname worker-1
     cp "$share/after-reboot.sh" "$share/run.sh"
     boot reboot --hostname worker-1
@@ -194,16 +200,40 @@ if [[ ${2:-all} != node2 ]]; then
 fi
 
 # The apt node: its own disk, one cloud-init boot (see apt_user_data).
-if [[ ${2:-all} != node1 ]]; then
+if [[ ${2:-all} == all || ${2:-all} == node2 ]]; then
     disk="$work/apt-node.qcow2"
     apt_user_data >"$work/apt-user-data"
     cp "$share/apt-node.sh" "$share/run.sh"
     boot apt-node --user-data "$work/apt-user-data" --hostname apt-node
 fi
 
+if [[ ${2:-all} == all || ${2:-all} == pair ]]; then
+    # shellcheck source=pair.sh
+    source "$VM_DIR/pair.sh"
+    pair_run
+fi
+
+# verdict NAME: PASS, FAIL or nothing. A pair scenario checked on both nodes passes when
+# both halves (NAME-cp, NAME-worker) pass.
+verdict() {
+    local halves=("$1") h v out=PASS
+    case $1 in
+        two-nodes-join | two-nodes-converged | binary-host-tools) halves=("$1-cp" "$1-worker") ;;
+    esac
+    for h in "${halves[@]}"; do
+        v="$(cat "$work"/*.out | grep "^SCENARIO $h " | tail -1 | awk '{ print $3 }' || true)"
+        case $v in
+            PASS) ;;
+            FAIL) out=FAIL ;;
+            *) [[ $out == FAIL ]] || out="" ;;
+        esac
+    done
+    echo "$out"
+}
+
 passed=0 failed=0
 for name in "${SCENARIOS[@]}"; do
-    verdict="$(cat "$work"/*.out | grep "^SCENARIO $name " | tail -1 | awk '{ print $3 }' || true)"
+    verdict="$(verdict "$name")"
     case $verdict in
         PASS) passed=$((passed + 1)) ;;
         FAIL) failed=$((failed + 1)) ;;

@@ -8,11 +8,12 @@ failed_checks=0
 save_logs() {
     local d=/mnt/share/logs u
     mkdir -p "$d"
-    for u in bootstrap bootstrap-cluster kubelet containerd cloud-final; do
+    for u in bootstrap bootstrap-cluster kubelet containerd cloud-final kube-apiserver-standin mirror; do
         journalctl -b -u "$u.service" --no-pager >"$d/journal-$u.log" 2>&1
     done
     cp /var/log/cloud-init-output.log /var/log/bootstrap/*.json /var/log/kubeadm-standin.log /tmp/*.out \
-        /var/log/kubelet-standin.starts "$d/" 2>/dev/null
+        /var/log/kubelet-standin.starts \
+        /var/log/kubeadm-standin.out /var/log/kubeadm-discovery.log /var/log/kubectl-standin.log "$d/" 2>/dev/null
     systemctl list-jobs --no-pager >"$d/systemctl-list-jobs.log" 2>&1
     return 0
 }
