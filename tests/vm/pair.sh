@@ -52,7 +52,9 @@ pair_mirror() {
 }
 
 # pair_user_data ADDRESS PROFILE: the node's cloud-config. The shipped profile with the
-# [packages] section added; the private link's address given to the virtio NIC (a
+# [packages] section added; the stand-in's preflight run once before the apply (a join
+# config for nowhere: its warnings about the image, then a failed discovery); the private
+# link's address given to the virtio NIC (a
 # networkd file sorting before the image's 10-harness.network); the mirror as the node's
 # Debian source; the bundle copied from the share; then `bootstrap apply`.
 pair_user_data() {
@@ -90,6 +92,18 @@ write_files:
       metadata:
         name: kube-flannel-ds
         namespace: kube-flannel
+  - path: /var/lib/preflight-probe/join.yaml
+    content: |
+      apiVersion: kubeadm.k8s.io/v1beta4
+      kind: JoinConfiguration
+      discovery:
+        bootstrapToken:
+          apiServerEndpoint: "192.0.2.1:6443"
+          token: "abcdef.0123456789abcdef"
+          caCertHashes:
+            - "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+      nodeRegistration:
+        name: "preflight-probe"
   - path: /etc/bootstrap/profile.toml
     permissions: "0644"
     content: |
@@ -108,6 +122,7 @@ runcmd:
   - install -D -m 0755 /mnt/share/kubeadm-standin /usr/local/libexec/kubeadm-standin
   - install -D -m 0755 /mnt/share/standins/kubeadm-wire /usr/local/libexec/kubeadm-wire
   - cp -rp /mnt/share/cluster /etc/bootstrap/cluster
+  - SANDBOX_ROOT=/ STANDIN_CLUSTER=/var/lib/preflight-probe/cluster /usr/local/libexec/kubeadm-standin join --config /var/lib/preflight-probe/join.yaml >/var/log/preflight-before.out 2>&1 || true
   - mkdir -p /var/log/bootstrap
   - systemd-run --quiet --unit=mirror python3 -m http.server 8080 --bind 127.0.0.1 --directory /mnt/share/mirror
   - timeout 60 sh -c 'until python3 -c "import urllib.request as u; u.urlopen(\"http://127.0.0.1:8080/\")" 2>/dev/null; do sleep 0.3; done'

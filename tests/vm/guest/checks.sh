@@ -13,7 +13,7 @@ save_logs() {
     done
     cp /var/log/cloud-init-output.log /var/log/bootstrap/*.json /var/log/kubeadm-standin.log /tmp/*.out \
         /var/log/kubelet-standin.starts \
-        /var/log/kubeadm-standin.out /var/log/kubeadm-discovery.log /var/log/kubectl-standin.log "$d/" 2>/dev/null
+        /var/log/kubeadm-standin.out /var/log/kubeadm-discovery.log /var/log/preflight-before.out /var/log/kubectl-standin.log "$d/" 2>/dev/null
     systemctl list-jobs --no-pager >"$d/systemctl-list-jobs.log" 2>&1
     return 0
 }
