@@ -103,12 +103,20 @@ fn binary_install_converges_and_a_second_apply_downloads_nothing() {
     );
     assert_eq!(plan.code, 2, "{}", plan.stdout);
     assert!(server.take_requests().is_empty(), "plan downloads nothing");
+    // One change downloads and verifies the whole batch, naming every file and its URL;
+    // one change per file then installs it.
     assert!(
         plan.stdout.contains(&format!(
-            "install kubeadm 1.31.4 to /usr/local/bin/kubeadm (from {}{}, sha256 checked)",
+            "download 5 files in parallel into /var/lib/bootstrap/downloads and verify each (sha256 from its .sha256 file, and the version each program reports): kubeadm 1.31.4 from {}{}, ",
             server.url(),
             kube_path("1.31.4", "kubeadm")
         )),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("install the verified kubeadm 1.31.4 to /usr/local/bin/kubeadm\""),
         "{}",
         plan.stdout
     );
@@ -190,7 +198,9 @@ fn binary_install_converges_and_a_second_apply_downloads_nothing() {
     );
     assert_eq!(check.code, 2);
     assert!(
-        check.stdout.contains("install cni-plugins-linux-"),
+        check
+            .stdout
+            .contains("unpack the verified cni-plugins-linux-"),
         "{}",
         check.stdout
     );
@@ -668,7 +678,8 @@ fn without_a_terminal_each_download_prints_a_line() {
         );
     }
     assert!(
-        out.stdout.contains("  + install kubeadm 1.31.4"),
+        out.stdout
+            .contains("  + install the verified kubeadm 1.31.4 to /usr/local/bin/kubeadm"),
         "{}",
         out.stdout
     );

@@ -56,6 +56,9 @@ pub enum ChangeOutcome {
     Failed,
     /// Not tried: an earlier change of the step failed.
     NotAttempted,
+    /// A re-plan point: the step was planned again here, and the changes reported after
+    /// it are that new plan.
+    Replanned,
 }
 
 /// Counts and time of a whole run.
@@ -99,8 +102,8 @@ pub enum Event<'a> {
         /// Step name.
         step: &'a str,
     },
-    /// A change planned (plan, check), or, in apply, reported once the step's apply ended
-    /// with what became of it.
+    /// A change planned (plan, check), or, in apply, reported as soon as it was carried
+    /// out, failed or was given up, with what became of it.
     Change {
         /// Step name.
         step: &'a str,

@@ -7,7 +7,7 @@ pub mod report;
 pub mod run;
 pub mod step;
 
-pub use change::{Action, Change, Note, Plan};
+pub use change::{Action, Change, Note, Plan, Work};
 pub use environment::{Environment, Progress};
 pub use event::{Event, Mode, Status, Summary};
 pub use step::{Context, Step, StepError};

@@ -160,6 +160,9 @@ impl<W: Write> Reporter for HumanReporter<W> {
                     Some(ChangeOutcome::NotAttempted) => {
                         format!("  - {summary} (not attempted)")
                     }
+                    Some(ChangeOutcome::Replanned) => {
+                        format!("  > {summary} (planned again now: the changes below)")
+                    }
                 };
                 self.details.push(line);
                 if self.mode != Mode::Apply

@@ -57,52 +57,18 @@ fn report_notes(reporter: &mut dyn Reporter, step: &str, plan: &Plan) {
     }
 }
 
-fn report_changes(
+fn report_change(
     reporter: &mut dyn Reporter,
     step: &str,
-    changes: &[Change],
-    outcome: impl Fn(usize) -> Option<ChangeOutcome>,
+    change: &Change,
+    outcome: Option<ChangeOutcome>,
 ) {
-    for (i, change) in changes.iter().enumerate() {
-        reporter.event(&Event::Change {
-            step,
-            summary: &change.summary,
-            diff: change.diff.as_deref(),
-            outcome: outcome(i),
-        });
-    }
-}
-
-/// What became of each change of a plan whose apply failed, found by observing again: a
-/// change no longer planned was carried out; of the others, the first failed and the rest
-/// were not attempted (apply stops at the first failure).
-fn after_failure(step: &dyn Step, ctx: &Context, plan: &Plan) -> Vec<ChangeOutcome> {
-    let again: Option<Vec<String>> = step
-        .plan(ctx)
-        .ok()
-        .map(|p| p.changes.into_iter().map(|c| c.summary).collect());
-    let mut outcomes = Vec::new();
-    let mut failed = false;
-    for change in &plan.changes {
-        let gone = match (&again, &change.action) {
-            (None, _) => false,
-            (Some(now), Action::Replan) => now.is_empty(),
-            (Some(now), _) => !now.contains(&change.summary),
-        };
-        outcomes.push(match (gone, failed) {
-            (true, false) => ChangeOutcome::Done,
-            (false, false) => {
-                failed = true;
-                ChangeOutcome::Failed
-            }
-            (_, true) => ChangeOutcome::NotAttempted,
-        });
-    }
-    if !failed && let Some(last) = outcomes.last_mut() {
-        // Every change looks made, yet apply failed: the last one did not finish.
-        *last = ChangeOutcome::Failed;
-    }
-    outcomes
+    reporter.event(&Event::Change {
+        step,
+        summary: &change.summary,
+        diff: change.diff.as_deref(),
+        outcome,
+    });
 }
 
 impl Outcome {
@@ -115,28 +81,95 @@ impl Outcome {
     }
 }
 
-/// Applies a plan, reports the changes found by re-planning, and verifies; returns how many
-/// changes were made in all.
+/// Why carrying out a plan stopped, and how many changes were made before.
+struct Stopped {
+    error: StepError,
+    made: usize,
+}
+
+/// Plans `step` again at a re-plan point (see [`Action::Replan`]): the new plan's notes
+/// not seen before are reported, and its changes are returned to be carried out next.
+fn replan(
+    step: &dyn Step,
+    ctx: &Context,
+    point: &Change,
+    seen: &[Note],
+    reporter: &mut dyn Reporter,
+) -> Result<Vec<Change>, StepError> {
+    let next = step.plan(ctx)?;
+    if next
+        .changes
+        .iter()
+        .any(|c| matches!(c.action, Action::Replan))
+    {
+        return Err(StepError::Replan {
+            summary: point.summary.clone(),
+        });
+    }
+    let fresh = Plan {
+        notes: next
+            .notes
+            .iter()
+            .filter(|n| !seen.contains(n))
+            .cloned()
+            .collect(),
+        ..Plan::default()
+    };
+    report_notes(reporter, step.name(), &fresh);
+    Ok(next.changes)
+}
+
+/// Carries out a plan, change by change and nothing else, reporting each as it ends: done,
+/// failed (the first error stops the step), then not attempted for the rest. At a re-plan
+/// point the step is planned again, the point is reported as re-planned and the new changes
+/// take the place of the rest of the plan. Returns how many changes were made.
+fn carry_out(
+    step: &dyn Step,
+    ctx: &Context,
+    plan: &Plan,
+    reporter: &mut dyn Reporter,
+) -> Result<usize, Stopped> {
+    let name = step.name();
+    let mut queue: Vec<Change> = plan.changes.clone();
+    let mut made = 0;
+    let mut i = 0;
+    while i < queue.len() {
+        let result = match queue[i].action {
+            Action::Replan => replan(step, ctx, &queue[i], &plan.notes, reporter).map(|next| {
+                queue.truncate(i + 1);
+                queue.extend(next);
+                ChangeOutcome::Replanned
+            }),
+            _ => queue[i].apply(ctx, name).map(|()| ChangeOutcome::Done),
+        };
+        match result {
+            Ok(outcome) => {
+                made += usize::from(outcome == ChangeOutcome::Done);
+                report_change(reporter, name, &queue[i], Some(outcome));
+            }
+            Err(error) => {
+                report_change(reporter, name, &queue[i], Some(ChangeOutcome::Failed));
+                for rest in &queue[i + 1..] {
+                    report_change(reporter, name, rest, Some(ChangeOutcome::NotAttempted));
+                }
+                return Err(Stopped { error, made });
+            }
+        }
+        i += 1;
+    }
+    Ok(made)
+}
+
+/// Carries out a plan and verifies; returns how many changes were made.
 fn apply_and_verify(
     step: &dyn Step,
     ctx: &Context,
     plan: &Plan,
     reporter: &mut dyn Reporter,
-) -> Result<usize, StepError> {
-    let name = step.name();
-    let extra = match step.apply(ctx, plan) {
-        Ok(extra) => extra,
-        Err(e) => {
-            let outcomes = after_failure(step, ctx, plan);
-            report_changes(reporter, name, &plan.changes, |i| outcomes.get(i).copied());
-            return Err(e);
-        }
-    };
-    let done = |_| Some(ChangeOutcome::Done);
-    report_changes(reporter, name, &plan.changes, done);
-    report_changes(reporter, name, &extra, done);
-    step.verify(ctx)?;
-    Ok(plan.changes.len() + extra.len())
+) -> Result<usize, Stopped> {
+    let made = carry_out(step, ctx, plan, reporter)?;
+    step.verify(ctx).map_err(|error| Stopped { error, made })?;
+    Ok(made)
 }
 
 fn run_step(step: &dyn Step, ctx: &Context, mode: Mode, reporter: &mut dyn Reporter) -> Outcome {
@@ -153,7 +186,9 @@ fn run_step(step: &dyn Step, ctx: &Context, mode: Mode, reporter: &mut dyn Repor
     };
     report_notes(reporter, step.name(), &plan);
     if mode != Mode::Apply {
-        report_changes(reporter, step.name(), &plan.changes, |_| None);
+        for change in &plan.changes {
+            report_change(reporter, step.name(), change, None);
+        }
     }
     if let Some(reason) = plan.skipped.clone() {
         return Outcome::new(Status::Skipped, 0, Some(reason));
@@ -165,7 +200,7 @@ fn run_step(step: &dyn Step, ctx: &Context, mode: Mode, reporter: &mut dyn Repor
         (_, Mode::Check) => Outcome::new(Status::Drift, changes, None),
         (_, Mode::Apply) => match apply_and_verify(step, ctx, &plan, reporter) {
             Ok(made) => Outcome::new(Status::Changed, made, None),
-            Err(e) => failed(e, changes),
+            Err(Stopped { error, made }) => failed(error, made),
         },
     }
 }

@@ -1,6 +1,6 @@
 //! The step contract: observe + plan, apply, verify.
 
-use super::change::{Action, Change, Plan};
+use super::change::Plan;
 use crate::host::{Host, HostError};
 use crate::profile::Profile;
 
@@ -28,12 +28,33 @@ pub enum StepError {
     /// The node is in a state the step cannot handle safely; says what to do.
     #[error("{0}")]
     Blocked(String),
+    /// A kernel parameter to set has no file under /proc/sys.
+    #[error(
+        "cannot set {path}: it does not exist. The kernel has no such parameter, or the module that provides it is not loaded (net.bridge.* needs br_netfilter: keep it in modules.load and do not skip the modules step)"
+    )]
+    NoKernelParam {
+        /// The missing /proc/sys path.
+        path: String,
+    },
+    /// Planning again after the changes before a re-plan point still could not plan it.
+    #[error("cannot plan `{summary}` even after the earlier changes were made")]
+    Replan {
+        /// The change that was to be planned.
+        summary: String,
+    },
+    /// A module's own typed error (packages, kubeadm), its cause chain kept.
+    #[error(transparent)]
+    Cause(Box<dyn std::error::Error + Send + Sync + 'static>),
     /// After apply, the node still differs from the profile.
     #[error("verify failed: after apply the node still differs: {0}")]
     Verify(String),
 }
 
 /// One piece of the node that the agent owns. Implementations live in `steps/`, one per file.
+///
+/// A step only observes: [`Step::plan`] returns the changes, and the engine
+/// (`engine::run`) carries out exactly those, each through its [`super::Action`]. A step
+/// cannot run work its plan did not show.
 pub trait Step {
     /// Stable name, used by `--only`/`--skip`, output and JSON events.
     fn name(&self) -> &'static str;
@@ -41,31 +62,6 @@ pub trait Step {
     /// Observes the node (no writes) and returns the changes that would make it match the
     /// profile. A converged node yields an empty plan.
     fn plan(&self, ctx: &Context) -> Result<Plan, StepError>;
-
-    /// Carries out a plan made by [`Step::plan`]. The default applies each change in order;
-    /// at an [`Action::Replan`] it plans again and carries out that plan too. Returns the
-    /// changes made beyond the given plan (found by re-planning), so they are reported.
-    fn apply(&self, ctx: &Context, plan: &Plan) -> Result<Vec<Change>, StepError> {
-        for change in &plan.changes {
-            if matches!(change.action, Action::Replan) {
-                let next = self.plan(ctx)?;
-                if next
-                    .changes
-                    .iter()
-                    .any(|c| matches!(c.action, Action::Replan))
-                {
-                    return Err(StepError::Blocked(format!(
-                        "cannot plan `{}` even after the earlier changes were made",
-                        change.summary
-                    )));
-                }
-                self.apply(ctx, &next)?;
-                return Ok(next.changes);
-            }
-            change.apply(ctx.host, self.name())?;
-        }
-        Ok(Vec::new())
-    }
 
     /// Confirms the node now matches. The default observes again and requires an empty plan.
     fn verify(&self, ctx: &Context) -> Result<(), StepError> {

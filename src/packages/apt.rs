@@ -11,9 +11,10 @@ use crate::host::{Command, Host, HostError, Mode};
 use crate::profile::packages::Packages;
 use crate::values::{KubeVersion, split_userinfo};
 
+use super::Observed;
 use super::download::plain_http_warning;
 use super::skew::{self, Move};
-use super::{Observed, Work};
+use super::work::FetchKey;
 
 /// The sources file this agent owns.
 pub const SOURCES: &str = "/etc/apt/sources.list.d/kubernetes.list";
@@ -234,9 +235,9 @@ pub fn plan(
     let old = host.read(SOURCES)?;
     let repoint = old.as_deref() != Some(want.as_str());
     if !host.exists(KEYRING) || repoint {
-        plan.push(Change::custom(
+        plan.push(Change::work(
             format!("fetch the repository signing key {repo}/Release.key into {KEYRING}"),
-            Work::AptKey {
+            FetchKey {
                 url: format!("{full_repo}/Release.key"),
             },
         ));

@@ -12,11 +12,12 @@ use crate::host::{Host, HostError, Mode};
 use crate::profile::packages::{Method, Packages};
 use crate::values::KubeVersion;
 
+use super::Observed;
 use super::artifacts::{self, Artifact, CNI_BIN_DIR, Payload};
 use super::bundle::Bundle;
 use super::download::file_sha256;
+use super::error::PackagesError;
 use super::tools::{self, Probe};
-use super::{Observed, Work};
 
 /// The kubelet unit, as shipped (kubernetes/release templates).
 pub const KUBELET_UNIT_TEMPLATE: &str = include_str!("../../systemd/kubelet.service");
@@ -99,19 +100,6 @@ fn is_current(host: &Host, artifact: &Artifact, probe: &Option<Probe>) -> Result
     })
 }
 
-fn source_text(artifact: &Artifact, packages: &Packages) -> String {
-    match packages.method {
-        Method::Bundle => format!(
-            "from bundle {}",
-            packages.bundle.as_deref().unwrap_or_default()
-        ),
-        _ => format!(
-            "from {}",
-            crate::values::redact_userinfo(&artifact.url(packages))
-        ),
-    }
-}
-
 fn destination(artifact: &Artifact) -> String {
     match &artifact.payload {
         Payload::Program { path, .. } | Payload::Crictl { path } => path.clone(),
@@ -142,6 +130,7 @@ pub fn plan(
     }
     // The bundle is read only when something is missing: a converged node needs none.
     let mut bundle: Option<Bundle> = None;
+    let mut missing = Vec::new();
     for artifact in wanted(version, packages) {
         let probe = observe(host, &artifact)?;
         if let (Some(Probe::Version(v)), Payload::Program { tool, .. }) =
@@ -157,10 +146,10 @@ pub fn plan(
         }
         if let (Method::Bundle, Some(path)) = (packages.method, &packages.bundle) {
             if bundle.is_none() {
-                bundle = Some(Bundle::open(host, path).map_err(StepError::Blocked)?);
+                bundle = Some(Bundle::open(host, path).map_err(PackagesError::Bundle)?);
             }
             if let Some(bundle) = &bundle {
-                bundle.digest(&artifact).map_err(StepError::Blocked)?;
+                bundle.digest(&artifact).map_err(PackagesError::Bundle)?;
             }
         }
         observed.installs_kubectl |=
@@ -170,16 +159,10 @@ pub fn plan(
             Some(Probe::Broken(_)) => ", replacing a broken copy".to_string(),
             _ => String::new(),
         };
-        plan.push(Change::custom(
-            format!(
-                "install {} {} to {} ({}, sha256 checked{was})",
-                artifact.file,
-                artifact.version,
-                destination(&artifact),
-                source_text(&artifact, packages)
-            ),
-            Work::Install(artifact),
-        ));
+        missing.push((artifact, was));
+    }
+    for change in super::work::install_changes(packages, missing) {
+        plan.push(change);
     }
     if packages.install_dir.trim_end_matches('/') != "/usr/bin" {
         for tool in tools::KUBERNETES {
@@ -228,21 +211,21 @@ pub fn plan(
 
 /// Checks that a staged program reports the version the profile asks for, before it is
 /// installed (a mirror or bundle holding another release is refused).
-pub fn check_staged(host: &Host, artifact: &Artifact, staged: &Path) -> Result<(), StepError> {
+pub fn check_staged(host: &Host, artifact: &Artifact, staged: &Path) -> Result<(), PackagesError> {
     let Payload::Program { tool, .. } = &artifact.payload else {
         return Ok(());
     };
-    set_mode(staged, 0o755).map_err(|e| {
-        StepError::Blocked(format!("cannot make {} executable: {e}", staged.display()))
+    set_mode(staged, 0o755).map_err(|source| PackagesError::Executable {
+        path: staged.display().to_string(),
+        source,
     })?;
     match tools::probe(host, *tool, staged)? {
         Probe::Version(v) if v == artifact.version => Ok(()),
-        other => Err(StepError::Blocked(format!(
-            "the downloaded {} reports {} but the profile asks for {}; the mirror or bundle holds the wrong release (nothing was installed)",
-            artifact.file,
-            other.describe(),
-            artifact.version
-        ))),
+        other => Err(PackagesError::WrongRelease {
+            file: artifact.file.clone(),
+            found: other.describe(),
+            wanted: artifact.version.to_string(),
+        }),
     }
 }
 
@@ -259,7 +242,7 @@ pub fn install(
     artifact: &Artifact,
     staged: &Path,
     sha256: &str,
-) -> Result<(), StepError> {
+) -> Result<(), PackagesError> {
     let bytes = std::fs::read(staged).map_err(|e| HostError::Io {
         op: "cannot read",
         path: staged.display().to_string(),
@@ -267,10 +250,11 @@ pub fn install(
     })?;
     let actual = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     if actual != sha256 {
-        return Err(StepError::Blocked(format!(
-            "{} changed after it was verified (sha256 {actual}, expected {sha256}); run apply again",
-            staged.display()
-        )));
+        return Err(PackagesError::Changed {
+            path: staged.display().to_string(),
+            actual,
+            expected: sha256.to_string(),
+        });
     }
     match &artifact.payload {
         Payload::Program { path, .. } => {
@@ -281,8 +265,8 @@ pub fn install(
             let crictl = files
                 .iter()
                 .find(|(name, _, _)| name == tools::CRICTL.name)
-                .ok_or_else(|| {
-                    StepError::Blocked(format!("{} holds no `crictl` file", artifact.file))
+                .ok_or_else(|| PackagesError::NoCrictl {
+                    file: artifact.file.clone(),
                 })?;
             host.write_file(step, path, &crictl.2, Mode::Exact(0o755))?;
         }
@@ -308,8 +292,11 @@ pub fn install(
 
 /// The regular files of a gzip-compressed tarball: base name, permission bits (0755 when
 /// the archive has none), contents.
-fn tarball_files(bytes: &[u8], file: &str) -> Result<Vec<(String, u32, Vec<u8>)>, StepError> {
-    let bad = |e: std::io::Error| StepError::Blocked(format!("{file} is not a valid .tar.gz: {e}"));
+fn tarball_files(bytes: &[u8], file: &str) -> Result<Vec<(String, u32, Vec<u8>)>, PackagesError> {
+    let bad = |source: std::io::Error| PackagesError::Tarball {
+        file: file.to_string(),
+        source,
+    };
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
     let mut out = Vec::new();
     for entry in archive.entries().map_err(bad)? {

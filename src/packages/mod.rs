@@ -9,32 +9,14 @@ pub mod artifacts;
 pub mod binary;
 pub mod bundle;
 pub mod download;
+pub mod error;
 pub mod skew;
 pub mod tools;
+pub mod work;
 
 /// Where downloads and unpacked bundle files wait, verified, before they are installed.
 /// A re-run after a failure reuses every file here whose checksum matches.
 pub const STAGING_DIR: &str = "/var/lib/bootstrap/downloads";
-
-/// Work the `packages` step plans and carries out itself (see
-/// [`crate::engine::Action::Custom`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Work {
-    /// Fetch (or take from the bundle), verify and install a release file. Consecutive
-    /// installs run as one parallel batch.
-    Install(artifacts::Artifact),
-    /// Fetch the repository signing key from `url` into [`apt::KEYRING`].
-    AptKey {
-        /// The key's URL.
-        url: String,
-    },
-    /// Write `kubectl completion bash` of the kubectl at this node path into
-    /// [`COMPLETION`], once that kubectl is installed.
-    Completion {
-        /// kubectl's node path.
-        kubectl: String,
-    },
-}
 
 /// Where kubectl's bash completion goes.
 pub const COMPLETION: &str = "/etc/bash_completion.d/kubectl";

@@ -7,51 +7,17 @@
 //! method (see `packages::tools::plan_host_tools`).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use crate::engine::{Action, Change, Context, Plan, Step, StepError};
-use crate::formats::armor;
-use crate::host::{Command, Mode};
-use crate::packages::artifacts::{Artifact, program_path};
-use crate::packages::bundle::Bundle;
-use crate::packages::download::{self, Checksum, Downloader, Job};
-use crate::packages::{COMPLETION, STAGING_DIR, Work, apt, binary, skew, tools};
+use crate::engine::{Change, Context, Plan, Step, StepError};
+use crate::host::Mode;
+use crate::packages::artifacts::program_path;
+use crate::packages::work::{Completion, completion_command};
+use crate::packages::{COMPLETION, apt, binary, skew, tools};
 use crate::profile::packages::Method;
 use crate::values::KubeVersion;
 
 /// The `packages` step.
 pub struct PackagesStep;
-
-fn blocked(e: impl std::fmt::Display) -> StepError {
-    StepError::Blocked(e.to_string())
-}
-
-/// A downloader honouring the profile's proxy, or the environment's when the profile has none.
-fn downloader(ctx: &Context) -> Result<Downloader, StepError> {
-    let packages = &ctx.profile.packages;
-    Downloader::new(download::Options {
-        proxy: packages
-            .proxy
-            .as_ref()
-            .map(ToString::to_string)
-            .or_else(|| ctx.env.https_proxy.clone()),
-        no_proxy: packages
-            .no_proxy
-            .as_ref()
-            .map(|list| list.join(","))
-            .or_else(|| ctx.env.no_proxy.clone()),
-        progress: ctx.env.progress,
-        ..download::Options::default()
-    })
-    .map_err(blocked)
-}
-
-fn work(change: &Change) -> Option<&Work> {
-    match &change.action {
-        Action::Custom(any) => any.downcast_ref::<Work>(),
-        _ => None,
-    }
-}
 
 /// `packages.method = "none"`: nothing is installed, but the step still observes that
 /// kubeadm, kubelet and kubectl are there (first of /usr/bin, /usr/local/bin, /bin under the
@@ -151,9 +117,9 @@ fn plan_completion(
 ) -> Result<(), StepError> {
     let summary = format!("write kubectl bash completion to {COMPLETION}");
     if installing {
-        plan.push(Change::custom(
+        plan.push(Change::work(
             summary,
-            Work::Completion {
+            Completion {
                 kubectl: kubectl.to_string(),
             },
         ));
@@ -183,94 +149,6 @@ fn plan_completion(
         plan.push(change);
     }
     Ok(())
-}
-
-fn completion_command(ctx: &Context, kubectl: &str) -> Command {
-    Command::new(ctx.host.path(kubectl).display().to_string()).args(["completion", "bash"])
-}
-
-impl PackagesStep {
-    /// Fetches or unpacks, verifies, checks the versions of, and installs a batch of
-    /// release files. Nothing is installed unless every file of the batch is verified.
-    fn install(&self, ctx: &Context, batch: &[&Artifact]) -> Result<(), StepError> {
-        let host = ctx.host;
-        let packages = &ctx.profile.packages;
-        let staged: Vec<(PathBuf, String)> = match (packages.method, &packages.bundle) {
-            (Method::Bundle, Some(path)) => {
-                let owned: Vec<Artifact> = batch.iter().map(|a| (*a).clone()).collect();
-                Bundle::open(host, path)
-                    .and_then(|b| b.stage(host, &owned))
-                    .map_err(StepError::Blocked)?
-                    .into_iter()
-                    .map(|s| (s.path, s.sha256))
-                    .collect()
-            }
-            _ => {
-                let jobs: Vec<Job> = batch
-                    .iter()
-                    .map(|a| Job {
-                        file: a.file.clone(),
-                        url: a.url(packages),
-                        checksum: Checksum::Url(a.checksum_url(packages)),
-                        dest: host.path(&a.staging_path()),
-                    })
-                    .collect();
-                downloader(ctx)?
-                    .fetch_all(&jobs, download::PARALLEL)
-                    .map_err(blocked)?
-                    .into_iter()
-                    .zip(jobs)
-                    .map(|(fetched, job)| (job.dest, fetched.sha256))
-                    .collect()
-            }
-        };
-        for (artifact, (path, _)) in batch.iter().zip(&staged) {
-            binary::check_staged(host, artifact, path)?;
-        }
-        for (artifact, (path, sha256)) in batch.iter().zip(&staged) {
-            binary::install(host, self.name(), artifact, path, sha256)?;
-        }
-        let staging = host.path(STAGING_DIR);
-        for (path, _) in &staged {
-            if path.starts_with(&staging) {
-                let _ = std::fs::remove_file(path);
-            }
-        }
-        Ok(())
-    }
-
-    fn fetch_key(&self, ctx: &Context, url: &str) -> Result<(), StepError> {
-        let body = downloader(ctx)?
-            .fetch_small("Release.key", url)
-            .map_err(blocked)?;
-        let key = armor::dearmor(&body).map_err(|why| {
-            StepError::Blocked(format!(
-                "the repository signing key from {url} is not usable: {why}"
-            ))
-        })?;
-        ctx.host
-            .write_file(self.name(), apt::KEYRING, &key, Mode::KeepOr(0o644))?;
-        Ok(())
-    }
-
-    fn write_completion(&self, ctx: &Context, kubectl: &str) -> Result<(), StepError> {
-        let command = completion_command(ctx, kubectl);
-        let output = ctx.host.run(&command)?;
-        if !output.success() {
-            return Err(StepError::Blocked(format!(
-                "`{}` failed after kubectl was installed: {}",
-                command.display(),
-                output.tail(3)
-            )));
-        }
-        ctx.host.write_file(
-            self.name(),
-            COMPLETION,
-            output.stdout.as_bytes(),
-            Mode::KeepOr(0o644),
-        )?;
-        Ok(())
-    }
 }
 
 impl Step for PackagesStep {
@@ -306,38 +184,5 @@ impl Step for PackagesStep {
         tools::plan_host_tools(ctx.host, version, packages, kubeadm_runs, apply, &mut plan)?;
         plan_completion(ctx, &kubectl, observed.installs_kubectl, &mut plan)?;
         Ok(plan)
-    }
-
-    fn apply(&self, ctx: &Context, plan: &Plan) -> Result<Vec<Change>, StepError> {
-        let changes = &plan.changes;
-        let mut i = 0;
-        while i < changes.len() {
-            match work(&changes[i]) {
-                None => {
-                    changes[i].apply(ctx.host, self.name())?;
-                    i += 1;
-                }
-                Some(Work::Install(_)) => {
-                    let batch: Vec<&Artifact> = changes[i..]
-                        .iter()
-                        .map_while(|c| match work(c) {
-                            Some(Work::Install(a)) => Some(a),
-                            _ => None,
-                        })
-                        .collect();
-                    i += batch.len();
-                    self.install(ctx, &batch)?;
-                }
-                Some(Work::AptKey { url }) => {
-                    self.fetch_key(ctx, url)?;
-                    i += 1;
-                }
-                Some(Work::Completion { kubectl }) => {
-                    self.write_completion(ctx, kubectl)?;
-                    i += 1;
-                }
-            }
-        }
-        Ok(Vec::new())
     }
 }

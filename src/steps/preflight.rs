@@ -15,7 +15,7 @@
 //! profile's kubeadm configuration without secrets, so its image repository applies),
 //! recorded in /var/lib/bootstrap/preflight/images-pulled.
 
-use crate::engine::{Action, Change, Context, Mode as RunMode, Plan, Progress, Step, StepError};
+use crate::engine::{Change, Context, Mode as RunMode, Plan, Progress, Step, StepError, Work};
 use crate::host::{Command, HostError, Mode};
 use crate::kube::config::{Document, to_yaml};
 use crate::kube::render::{Inputs, JoinSecrets};
@@ -41,7 +41,8 @@ const IPVS_HEADER: &str = "Kernel modules for kube-proxy in IPVS mode (kubeadm.k
 /// The `preflight` step.
 pub struct PreflightStep;
 
-/// The image pull this step carries out itself (see [`Action::Custom`]).
+/// `kubeadm config images pull --config` [`IMAGES_CONFIG`], then the configuration recorded
+/// in [`IMAGES_PULLED`].
 #[derive(Debug, Clone)]
 struct PullImages {
     config: String,
@@ -140,7 +141,7 @@ fn plan_images(
         repository: kubernetes.image_repository.clone(),
         version: format!("v{}", kubernetes.version),
     };
-    plan.push(Change::custom(
+    plan.push(Change::work(
         format!(
             "pull the images of Kubernetes {} from {} (kubeadm config images pull --config {IMAGES_CONFIG})",
             pull.version, pull.repository
@@ -150,8 +151,9 @@ fn plan_images(
     Ok(())
 }
 
-impl PreflightStep {
-    fn pull(&self, ctx: &Context, pull: &PullImages) -> Result<(), StepError> {
+impl Work for PullImages {
+    fn run(&self, ctx: &Context, step: &str) -> Result<(), StepError> {
+        let pull = self;
         let loud = ctx.env.progress != Progress::Quiet;
         if loud {
             eprintln!(
@@ -162,7 +164,7 @@ impl PreflightStep {
         let command = Command::new("kubeadm")
             .args(["config", "images", "pull", "--config", IMAGES_CONFIG])
             .timeout(PULL_TIMEOUT);
-        let output = ctx.host.run_change(self.name(), &command).map_err(|e| match e {
+        let output = ctx.host.run_change(step, &command).map_err(|e| match e {
             HostError::Failed { .. } => StepError::Blocked(format!(
                 "cannot pull the Kubernetes {} images from {}: a registry problem (check kubernetes.image_repository, containerd's registry mirrors and proxy, and that the node reaches the registry), found before kubeadm ran: {e}",
                 pull.version, pull.repository
@@ -175,7 +177,7 @@ impl PreflightStep {
             }
         }
         ctx.host.write_file(
-            self.name(),
+            step,
             IMAGES_PULLED,
             pull.config.as_bytes(),
             Mode::KeepOr(0o644),
@@ -236,23 +238,5 @@ impl Step for PreflightStep {
             plan_images(ctx, kubeadm, kubernetes, &mut plan)?;
         }
         Ok(plan)
-    }
-
-    fn apply(&self, ctx: &Context, plan: &Plan) -> Result<Vec<Change>, StepError> {
-        for change in &plan.changes {
-            match &change.action {
-                Action::Custom(any) => match any.downcast_ref::<PullImages>() {
-                    Some(pull) => self.pull(ctx, pull)?,
-                    None => {
-                        return Err(blocked(format!(
-                            "preflight cannot carry out `{}`",
-                            change.summary
-                        )));
-                    }
-                },
-                _ => change.apply(ctx.host, self.name())?,
-            }
-        }
-        Ok(Vec::new())
     }
 }

@@ -129,19 +129,4 @@ impl Step for SysctlStep {
         }
         Ok(plan)
     }
-
-    fn apply(&self, ctx: &Context, plan: &Plan) -> Result<Vec<Change>, StepError> {
-        for change in &plan.changes {
-            if let crate::engine::Action::SetKernelParam { path, .. } = &change.action
-                && !ctx.host.exists(path)
-            {
-                return Err(StepError::Blocked(format!(
-                    "cannot {}: {path} does not exist. The kernel has no such parameter, or the module that provides it is not loaded (net.bridge.* needs br_netfilter: keep it in modules.load and do not skip the modules step)",
-                    change.summary
-                )));
-            }
-            change.apply(ctx.host, self.name())?;
-        }
-        Ok(Vec::new())
-    }
 }

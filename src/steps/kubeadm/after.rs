@@ -4,6 +4,25 @@
 #[allow(unused_imports)]
 use super::*;
 
+/// A regular user from /etc/passwd.
+#[derive(Debug, Clone)]
+pub(super) struct User {
+    pub(super) name: String,
+    pub(super) uid: u32,
+    pub(super) gid: u32,
+    home: String,
+}
+
+impl User {
+    pub(super) fn kube_dir(&self) -> String {
+        format!("{}/.kube", self.home.trim_end_matches('/'))
+    }
+    pub(super) fn kubeconfig(&self) -> String {
+        format!("{}/config", self.kube_dir())
+    }
+}
+
+/// kubectl with admin.conf.
 pub(super) fn kubectl(args: &[&str]) -> Command {
     kubectl_with(ADMIN_CONF, args)
 }
@@ -60,9 +79,9 @@ pub(super) struct After<'a> {
 }
 
 impl After<'_> {
-    pub(super) fn plan(&self, fresh: bool, tasks: &mut Vec<Task>) -> Result<(), StepError> {
+    pub(super) fn plan(&self, fresh: bool, plan: &mut Plan) -> Result<(), StepError> {
         let host = self.ctx.host;
-        let before = tasks.len();
+        let before = plan.changes.len();
         if let Some(name) = &self.kubeadm.kubeconfig_user {
             let user = find_user(host, name)?;
             let current = host.read_bytes(&user.kubeconfig())?;
@@ -71,7 +90,7 @@ impl After<'_> {
                 .iter()
                 .all(|p| owner(host, p) == Some((user.uid, user.gid)));
             if fresh || current.is_none() || current != admin || !owned {
-                tasks.push(Task::UserKubeconfig(user));
+                plan.push(work::user_kubeconfig(user));
             }
         }
         if self.mode == Mode::Init {
@@ -84,62 +103,19 @@ impl After<'_> {
                 };
                 let converged = stored.as_ref().is_some_and(|s| Some(sha256_hex(s)) == want);
                 if fresh || !converged {
-                    tasks.push(Task::Cni(cni.clone(), want));
+                    plan.push(work::apply_cni(cni.clone(), want));
                 }
             }
             if self.classic && (fresh || !host.exists(JOIN_COMMAND_FILE)) {
-                tasks.push(Task::StoreJoinCommand);
+                plan.push(work::store_join_command());
             }
-            if tasks.len() > before && self.kubeadm.cni.is_some() {
-                tasks.push(Task::WaitReady(Backoff::polling(
-                    self.kubeadm.ready_timeout.0,
-                )));
+            if plan.changes.len() > before && self.kubeadm.cni.is_some() {
+                plan.push(work::wait_ready(
+                    &self.ctx.profile.node.name,
+                    Backoff::polling(self.kubeadm.ready_timeout.0),
+                ));
             }
         }
-        Ok(())
-    }
-}
-
-impl KubeadmStep {
-    pub(super) fn apply_cni(
-        &self,
-        host: &Host,
-        cni: &Cni,
-        want: Option<&str>,
-    ) -> Result<(), StepError> {
-        let bytes = match (&cni.url, &cni.manifest) {
-            (Some(url), _) => {
-                let out =
-                    host.run(&Command::new("curl").args(["-fsSL", "--max-time", "120", url]))?;
-                if !out.success() {
-                    return Err(blocked(format!(
-                        "cannot download the {} manifest from {url}: {}",
-                        cni.name,
-                        out.tail(2)
-                    )));
-                }
-                out.stdout.into_bytes()
-            }
-            (None, Some(path)) => host.read_bytes(path)?.ok_or_else(|| {
-                blocked(format!(
-                    "the {} manifest {path} does not exist on the node",
-                    cni.name
-                ))
-            })?,
-            (None, None) => return Err(blocked("kubeadm.cni needs manifest or url")),
-        };
-        let actual = sha256_hex(&bytes);
-        if let Some(want) = want
-            && want != actual
-        {
-            return Err(blocked(format!(
-                "the {} manifest has sha256 {actual}, but the profile pins {want}; nothing was applied (check the URL or update kubeadm.cni.sha256 after reviewing the manifest)",
-                cni.name
-            )));
-        }
-        let copy = cni_copy(cni);
-        host.write_file(self.name(), &copy, &bytes, FileMode::Exact(0o644))?;
-        host.run_change(self.name(), &kubectl(&["apply", "-f", &copy]))?;
         Ok(())
     }
 }

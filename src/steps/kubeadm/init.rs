@@ -11,7 +11,7 @@ impl KubeadmStep {
         kubeadm: &Kubeadm,
         kubernetes: &Kubernetes,
         rendered: &Rendered,
-        tasks: &mut Vec<Task>,
+        plan: &mut Plan,
     ) -> Result<(), StepError> {
         let host = ctx.host;
         if let Some(dir) = &kubeadm.secrets.bundle {
@@ -23,20 +23,20 @@ impl KubeadmStep {
             self.check_ca(host, rendered)?;
             let old_cert = host.read(CA_CRT)?;
             if old_cert.as_deref() != Some(ca.cert_pem.as_str()) {
-                tasks.push(Task::Write(Change::file(
+                plan.push(Change::file(
                     CA_CRT,
                     old_cert.as_deref(),
                     ca.cert_pem.clone(),
                     FileMode::Exact(0o644),
-                )));
+                ));
             }
             let old_key = host.read_bytes(CA_KEY)?;
             if old_key.as_deref() != Some(ca.key_pem.as_bytes()) {
-                tasks.push(Task::Write(Change::secret_file(
+                plan.push(Change::secret_file(
                     CA_KEY,
                     old_key.is_some(),
                     ca.key_pem.clone().into_bytes(),
-                )));
+                ));
             }
         }
         let mut vip_final = None;
@@ -47,17 +47,17 @@ impl KubeadmStep {
                 ADMIN_CONF
             };
             let first = vip_manifest(vip, kubeadm.bind_port, during)?;
-            write_manifest(host, first.clone(), tasks)?;
+            write_manifest(host, first.clone(), plan)?;
             vip_final = Some((first, vip_manifest(vip, kubeadm.bind_port, ADMIN_CONF)?));
         }
-        write_config(host, rendered, tasks)?;
+        write_config(host, rendered, plan)?;
         let mut command = Command::new("kubeadm")
             .args(["init", "--config", INIT_CONFIG])
             .timeout(kubeadm.timeout.0);
         if rendered.secrets.certificate_key.is_some() {
             command = command.arg("--upload-certs");
         }
-        tasks.push(Task::Init(command));
+        plan.push(work::init(command));
         if let Some((first, last)) = vip_final
             && first != last
         {
@@ -70,7 +70,7 @@ impl KubeadmStep {
             change.summary = format!(
                 "switch kube-vip to {ADMIN_CONF} once init is done (super-admin.conf is for init only)"
             );
-            tasks.push(Task::Write(change));
+            plan.push(change);
         }
         Ok(())
     }

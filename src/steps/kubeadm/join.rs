@@ -10,23 +10,23 @@ impl KubeadmStep {
         ctx: &Context,
         kubeadm: &Kubeadm,
         rendered: &Rendered,
-        tasks: &mut Vec<Task>,
+        plan: &mut Plan,
     ) -> Result<(), StepError> {
         let host = ctx.host;
-        write_config(host, rendered, tasks)?;
+        write_config(host, rendered, plan)?;
         if let Some(patch) = &rendered.kubelet_patch {
             let old = host.read(KUBELET_PATCH)?;
             if old.as_deref() != Some(patch.as_str()) {
-                tasks.push(Task::Write(Change::file(
+                plan.push(Change::file(
                     KUBELET_PATCH,
                     old.as_deref(),
                     patch.clone(),
                     FileMode::KeepOr(0o644),
-                )));
+                ));
             }
         }
         let d = &kubeadm.discovery;
-        tasks.push(Task::Join(
+        plan.push(work::join(
             Command::new("kubeadm")
                 .args(["join", "--config", JOIN_CONFIG])
                 .timeout(kubeadm.timeout.0),
@@ -40,7 +40,7 @@ impl KubeadmStep {
             // After the join: kube-vip mounts admin.conf, which the join writes; a hostPath
             // that does not exist yet would be created as a directory by the kubelet.
             let want = vip_manifest(vip, kubeadm.bind_port, ADMIN_CONF)?;
-            write_manifest(host, want, tasks)?;
+            write_manifest(host, want, plan)?;
         }
         Ok(())
     }

@@ -22,7 +22,7 @@ use crate::kube::config::to_yaml;
 use crate::kube::diagnose::{self, Evidence, Failure};
 use crate::kube::kube_vip;
 use crate::kube::render::{Inputs, JoinSecrets};
-use crate::kube::retry::{Attempt, Backoff};
+use crate::kube::retry::Backoff;
 use crate::kube::state::{
     self, ADMIN_CONF, CA_CRT, CA_KEY, KUBE_VIP_MANIFEST, KUBELET_CONF, Membership, SUPER_ADMIN_CONF,
 };
@@ -35,15 +35,19 @@ use crate::values::KubeVersion;
 use crate::values::secret::hex;
 
 mod after;
+mod diagnosis;
+mod error;
 mod init;
 mod inputs;
 mod join;
-mod run;
+mod render;
+mod work;
 
-use after::{After, cni_copy, kubectl, kubectl_with};
+use after::{After, kubectl_with};
+use diagnosis::evidence;
 use inputs::missing_inputs;
-use join::discovery_failed;
-use run::evidence;
+pub use render::{Rendered, render};
+use render::{at_least, vip_manifest, write_config, write_manifest};
 
 /// The init configuration (0600: it holds the token and certificate key).
 pub const INIT_CONFIG: &str = "/var/lib/bootstrap/kubeadm/init.yaml";
@@ -60,56 +64,6 @@ pub const CNI_DIR: &str = "/var/lib/bootstrap/cni";
 /// The `kubeadm` step.
 pub struct KubeadmStep;
 
-/// One unit of work, shown as one change.
-enum Task {
-    /// A file written as is.
-    Write(Change),
-    /// `kubeadm init`; diagnosed when it fails.
-    Init(Command),
-    /// `kubeadm join`, retried while discovery fails.
-    Join(Command, Backoff),
-    /// `kubeadm token create --print-join-command`, stored 0600.
-    StoreJoinCommand,
-    /// admin.conf copied for a user.
-    UserKubeconfig(User),
-    /// The CNI add-on: fetch, verify, store, apply.
-    Cni(Cni, Option<String>),
-    /// Wait for the node to be Ready.
-    WaitReady(Backoff),
-}
-
-/// A regular user from /etc/passwd.
-#[derive(Debug, Clone)]
-struct User {
-    name: String,
-    uid: u32,
-    gid: u32,
-    home: String,
-}
-
-impl User {
-    fn kube_dir(&self) -> String {
-        format!("{}/.kube", self.home.trim_end_matches('/'))
-    }
-    fn kubeconfig(&self) -> String {
-        format!("{}/config", self.kube_dir())
-    }
-}
-
-/// What this node's kubeadm configuration is, rendered from the profile.
-pub struct Rendered {
-    /// The file bootstrap writes for kubeadm.
-    pub path: &'static str,
-    /// The YAML with real secret values (write it 0600, never print it).
-    pub yaml: String,
-    /// The secrets it was rendered with.
-    pub secrets: JoinSecrets,
-    /// `init` or `join`.
-    pub mode: Mode,
-    /// The kubelet configuration patch a join applies (join only).
-    pub kubelet_patch: Option<String>,
-}
-
 fn blocked(e: impl std::fmt::Display) -> StepError {
     StepError::Blocked(e.to_string())
 }
@@ -124,174 +78,11 @@ fn sections<'a>(ctx: &Context<'a>) -> Result<Option<(&'a Kubeadm, &'a Kubernetes
     Ok(Some((kubeadm, kubernetes)))
 }
 
-/// Renders this node's kubeadm configuration (secrets registered with the host for
-/// redaction). `None` when the profile has no `[kubeadm]` section.
-pub fn render(ctx: &Context) -> Result<Option<Rendered>, StepError> {
-    let Some((kubeadm, kubernetes)) = sections(ctx)? else {
-        return Ok(None);
-    };
-    let secrets =
-        JoinSecrets::resolve(ctx.host, kubeadm, ctx.profile.node.role).map_err(blocked)?;
-    let mode = kubeadm.mode();
-    let inputs = Inputs {
-        profile: ctx.profile,
-        kubernetes,
-        kubeadm,
-        address: ctx.address,
-        secrets: &secrets,
-    };
-    let documents = inputs.documents().map_err(blocked)?;
-    let yaml = to_yaml(&documents).map_err(blocked)?;
-    let path = match mode {
-        Mode::Init => INIT_CONFIG,
-        Mode::Join => JOIN_CONFIG,
-    };
-    let kubelet_patch = match mode {
-        Mode::Init => None,
-        Mode::Join => Some(inputs.kubelet_patch().map_err(blocked)?),
-    };
-    Ok(Some(Rendered {
-        path,
-        yaml,
-        secrets,
-        mode,
-        kubelet_patch,
-    }))
-}
-
-/// A change writing a file that holds secrets: 0600, the diff shown with secrets redacted.
-fn secret_config_change(host: &Host, path: &str, old: Option<&str>, new: &str) -> Change {
-    let verb = if old.is_some() { "update" } else { "create" };
-    let shown_old = old.map(|o| host.redact(&redact_secrets(o)));
-    let shown_new = host.redact(&redact_secrets(new));
-    Change {
-        summary: format!("{verb} {path} (0600; secrets shown as <redacted>)"),
-        diff: Some(diff::unified(path, shown_old.as_deref(), &shown_new)),
-        action: crate::engine::Action::WriteFile {
-            path: path.to_string(),
-            contents: new.as_bytes().to_vec(),
-            mode: FileMode::Exact(0o600),
-        },
-    }
-}
-
-/// The kube-vip static pod mounting `kubeconfig`.
-fn vip_manifest(vip: &KubeVip, port: u16, kubeconfig: &str) -> Result<String, StepError> {
-    kube_vip::manifest(vip, port, kubeconfig).map_err(blocked)
-}
-
-/// Plans the kube-vip manifest (0600, like kubeadm's own manifests) when it differs.
-fn write_manifest(host: &Host, want: String, tasks: &mut Vec<Task>) -> Result<(), StepError> {
-    let old = host.read(KUBE_VIP_MANIFEST)?;
-    if old.as_deref() != Some(want.as_str()) {
-        tasks.push(Task::Write(Change::file(
-            KUBE_VIP_MANIFEST,
-            old.as_deref(),
-            want,
-            FileMode::KeepOr(0o600),
-        )));
-    }
-    Ok(())
-}
-
-/// Plans kubeadm's config file when it differs from the rendering.
-fn write_config(host: &Host, rendered: &Rendered, tasks: &mut Vec<Task>) -> Result<(), StepError> {
-    let old = host.read(rendered.path)?;
-    if old.as_deref() != Some(rendered.yaml.as_str()) {
-        tasks.push(Task::Write(secret_config_change(
-            host,
-            rendered.path,
-            old.as_deref(),
-            &rendered.yaml,
-        )));
-    }
-    Ok(())
-}
-
-fn at_least(version: KubeVersion, minor: u32) -> bool {
-    (version.major, version.minor) >= (1, minor)
-}
-
-impl Task {
-    fn change(&self, ctx: &Context) -> Change {
-        let name = &ctx.profile.node.name;
-        match self {
-            Task::Write(change) => change.clone(),
-            Task::Init(command) => {
-                Change::run(format!("run `{}`", command.display()), command.clone())
-            }
-            Task::Join(command, backoff) => Change::run(
-                format!(
-                    "run `{}` (up to {} attempts while the API server does not answer)",
-                    command.display(),
-                    backoff.attempts
-                ),
-                command.clone(),
-            ),
-            Task::StoreJoinCommand => Change::run(
-                format!("store a join command for workers in {JOIN_COMMAND_FILE} (0600)"),
-                join_command_cmd(),
-            ),
-            Task::UserKubeconfig(user) => Change::run(
-                format!(
-                    "copy {ADMIN_CONF} to {} (0600, owner {})",
-                    user.kubeconfig(),
-                    user.name
-                ),
-                chown(user),
-            ),
-            Task::Cni(cni, _) => {
-                let source = cni.url.as_deref().or(cni.manifest.as_deref()).unwrap_or("");
-                Change::run(
-                    format!(
-                        "apply the {} CNI add-on from {source}{}",
-                        cni.name,
-                        cni.sha256
-                            .as_ref()
-                            .map_or(String::new(), |s| format!(" (sha256 {s})"))
-                    ),
-                    kubectl(&["apply", "-f", &cni_copy(cni)]),
-                )
-            }
-            Task::WaitReady(backoff) => Change::run(
-                format!(
-                    "wait up to {} for node {name} to be Ready",
-                    humantime::format_duration(
-                        backoff.initial * backoff.attempts.saturating_sub(1)
-                    )
-                ),
-                ready_cmd(name),
-            ),
-        }
-    }
-}
-
-fn join_command_cmd() -> Command {
-    Command::new("kubeadm").args(["token", "create", "--print-join-command"])
-}
-
-fn chown(user: &User) -> Command {
-    Command::new("chown")
-        .arg(format!("{}:{}", user.uid, user.gid))
-        .args([user.kube_dir(), user.kubeconfig()])
-}
-
-fn ready_cmd(node: &str) -> Command {
-    kubectl(&[
-        "get",
-        "node",
-        node,
-        "-o",
-        "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
-    ])
-}
-
 impl KubeadmStep {
-    fn tasks(&self, ctx: &Context) -> Result<(Plan, Vec<Task>), StepError> {
+    fn plan_node(&self, ctx: &Context) -> Result<Plan, StepError> {
         let Some((kubeadm, kubernetes)) = sections(ctx)? else {
-            return Ok((
-                Plan::skip("no [kubeadm] section: the node is prepared but joins no cluster"),
-                Vec::new(),
+            return Ok(Plan::skip(
+                "no [kubeadm] section: the node is prepared but joins no cluster",
             ));
         };
         let missing = missing_inputs(ctx, kubeadm)?;
@@ -302,12 +93,11 @@ impl KubeadmStep {
             )));
         }
         let Some(rendered) = render(ctx)? else {
-            return Ok((Plan::default(), Vec::new()));
+            return Ok(Plan::default());
         };
         let host = ctx.host;
         let role = ctx.profile.node.role;
         let mut plan = Plan::default();
-        let mut tasks = Vec::new();
         let after = After {
             ctx,
             kubeadm,
@@ -315,7 +105,7 @@ impl KubeadmStep {
             classic: rendered.secrets.token.is_none(),
         };
         match (
-            self.membership(host, &rendered, &mut tasks)?,
+            self.membership(host, &rendered, &mut plan)?,
             rendered.mode,
             role,
         ) {
@@ -329,20 +119,20 @@ impl KubeadmStep {
                 )));
             }
             (Membership::Fresh, Mode::Init, _) => {
-                self.plan_init(ctx, kubeadm, kubernetes, &rendered, &mut tasks)?;
-                after.plan(true, &mut tasks)?;
+                self.plan_init(ctx, kubeadm, kubernetes, &rendered, &mut plan)?;
+                after.plan(true, &mut plan)?;
             }
             (Membership::Fresh, Mode::Join, _) => {
-                self.plan_join(ctx, kubeadm, &rendered, &mut tasks)?;
-                after.plan(true, &mut tasks)?;
+                self.plan_join(ctx, kubeadm, &rendered, &mut plan)?;
+                after.plan(true, &mut plan)?;
             }
             (Membership::ControlPlane, _, Role::ControlPlane) => {
                 self.check_ca(host, &rendered)?;
                 if let Some(vip) = &kubeadm.kube_vip {
                     let want = vip_manifest(vip, kubeadm.bind_port, ADMIN_CONF)?;
-                    write_manifest(host, want, &mut tasks)?;
+                    write_manifest(host, want, &mut plan)?;
                 }
-                after.plan(false, &mut tasks)?;
+                after.plan(false, &mut plan)?;
                 note_config_drift(host, &rendered, &mut plan)?;
             }
             (Membership::Worker, _, Role::Worker) => note_config_drift(host, &rendered, &mut plan)?,
@@ -357,8 +147,7 @@ impl KubeadmStep {
                 ));
             }
         }
-        plan.changes = tasks.iter().map(|t| t.change(ctx)).collect();
-        Ok((plan, tasks))
+        Ok(plan)
     }
 
     /// kubeadm's files, checked against bootstrap's own record and the node itself. A
@@ -370,7 +159,7 @@ impl KubeadmStep {
         &self,
         host: &Host,
         rendered: &Rendered,
-        tasks: &mut Vec<Task>,
+        plan: &mut Plan,
     ) -> Result<Membership, StepError> {
         let observed = state::observe(host)?;
         let (kind, kubeconfig) = match observed {
@@ -401,7 +190,7 @@ impl KubeadmStep {
                 "record that kubeadm finished: the files of a {kind} are complete and the API server answers `{}`",
                 readyz.display()
             );
-            tasks.push(Task::Write(change));
+            plan.push(change);
             return Ok(observed);
         }
         Ok(Membership::Partial {
@@ -448,25 +237,6 @@ impl Step for KubeadmStep {
     }
 
     fn plan(&self, ctx: &Context) -> Result<Plan, StepError> {
-        Ok(self.tasks(ctx)?.0)
-    }
-
-    fn apply(&self, ctx: &Context, plan: &Plan) -> Result<Vec<Change>, StepError> {
-        let (again, tasks) = self.tasks(ctx)?;
-        let same = again.changes.len() == plan.changes.len()
-            && again
-                .changes
-                .iter()
-                .zip(&plan.changes)
-                .all(|(a, b)| a.summary == b.summary);
-        if !same {
-            return Err(blocked(
-                "the node changed between plan and apply (another kubeadm run?); run apply again",
-            ));
-        }
-        for task in &tasks {
-            self.run_task(ctx, task)?;
-        }
-        Ok(Vec::new())
+        self.plan_node(ctx)
     }
 }
