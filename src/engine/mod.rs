@@ -6,6 +6,8 @@ pub mod event;
 pub mod report;
 pub mod run;
 pub mod step;
+#[cfg(test)]
+mod tests;
 
 pub use change::{Action, Change, Note, Plan, Work};
 pub use environment::{Environment, Progress};
