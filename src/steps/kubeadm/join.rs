@@ -47,21 +47,13 @@ impl KubeadmStep {
 }
 
 /// Whether a failed join failed at discovery (the API server not answering yet), which is
-/// worth retrying; other failures are not.
+/// worth retrying; other failures are not. The patterns are the diagnosis's
+/// ([`crate::kube::diagnose::join`]).
 pub(super) fn discovery_failed(error: &HostError) -> bool {
     let HostError::Failed { tail, .. } = error else {
         return false;
     };
-    [
-        "connection refused",
-        "no route to host",
-        "i/o timeout",
-        "couldn't validate the identity of the API Server",
-    ]
-    .iter()
-    .any(|m| tail.contains(m))
-        && !tail.contains("none of the public keys")
-        && !tail.contains("JWS signature")
+    crate::kube::diagnose::join::worth_retrying(tail)
 }
 
 #[cfg(test)]
