@@ -141,7 +141,8 @@ pub fn kubelet_config_missing(e: &Evidence) -> Option<Cause> {
             "config.yaml: no such file",
         ],
     );
-    if e.kubelet_config_present || !(in_journal || !e.present.is_empty()) {
+    let half_done = !e.present.is_empty();
+    if e.kubelet_config_present || !(in_journal || half_done) {
         return None;
     }
     let phase = match e.mode {

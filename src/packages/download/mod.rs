@@ -2,7 +2,14 @@
 //! destination, is checked against its SHA-256, and only then renamed into place, so nothing
 //! half-downloaded is ever used. Transient failures (connection errors, 5xx, truncated
 //! bodies, checksum mismatches) are retried; several files download in parallel, with
-//! progress bars on a terminal or a plain line per file otherwise.
+//! progress bars on a terminal or a plain line per file otherwise. The retry loop is in
+//! [`retry`], the progress display in [`progress`], the errors in [`error`].
+
+mod error;
+mod progress;
+mod retry;
+
+pub use error::DownloadError;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -10,8 +17,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
+
+use error::{chain, status_hint};
+use progress::{Display, Meter};
 
 use crate::engine::Progress;
 use crate::formats::checksums;
@@ -109,150 +118,6 @@ pub struct Fetched {
     pub sha256: String,
 }
 
-/// Why a download failed. Every message names the file and the URL.
-#[derive(Debug, thiserror::Error)]
-pub enum DownloadError {
-    /// The HTTP client could not be set up (bad proxy URL).
-    #[error("cannot set up downloads: {0}")]
-    Setup(String),
-    /// The server answered with an error status.
-    #[error("cannot download {file} from {url}: the server answered HTTP {status}{hint}")]
-    Status {
-        /// File name.
-        file: String,
-        /// URL.
-        url: String,
-        /// HTTP status code.
-        status: u16,
-        /// What to check.
-        hint: String,
-    },
-    /// The server could not be reached, or the connection broke.
-    #[error("cannot download {file} from {url}: {reason}")]
-    Network {
-        /// File name.
-        file: String,
-        /// URL.
-        url: String,
-        /// The cause chain.
-        reason: String,
-    },
-    /// The body ended before its announced length.
-    #[error("download of {file} from {url} was cut short: got {got} of {expected} bytes")]
-    Truncated {
-        /// File name.
-        file: String,
-        /// URL.
-        url: String,
-        /// Bytes received.
-        got: u64,
-        /// Bytes announced.
-        expected: u64,
-    },
-    /// The file does not hash to its published checksum.
-    #[error(
-        "{file} from {url} does not match its checksum: expected sha256 {expected}, got {actual}; the download or the mirror is corrupt (the file was discarded)"
-    )]
-    Checksum {
-        /// File name.
-        file: String,
-        /// URL.
-        url: String,
-        /// Published digest.
-        expected: String,
-        /// Digest of what arrived.
-        actual: String,
-    },
-    /// The checksum file is not a digest.
-    #[error("the checksum file of {file} at {url} is not a sha256 digest: {reason}")]
-    BadChecksumFile {
-        /// File name.
-        file: String,
-        /// URL of the checksum file.
-        url: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A body larger than any release file.
-    #[error(
-        "{file} from {url} is larger than {limit} bytes, more than any release file: check the URL and the mirror (the partial download was discarded)"
-    )]
-    Oversize {
-        /// File name.
-        file: String,
-        /// URL.
-        url: String,
-        /// The limit.
-        limit: u64,
-    },
-    /// A larger-than-expected small file (checksum, key).
-    #[error("{file} from {url} is larger than {limit} bytes; that is not a checksum or key file")]
-    TooLarge {
-        /// File name.
-        file: String,
-        /// URL.
-        url: String,
-        /// The limit.
-        limit: u64,
-    },
-    /// Writing the download failed (disk full, permissions).
-    #[error("cannot write {path} while downloading {file} from {url}: {source}")]
-    Io {
-        /// File name.
-        file: String,
-        /// URL.
-        url: String,
-        /// The real path written.
-        path: String,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// Transient failures until the attempts ran out.
-    #[error("{last} (gave up after {attempts} attempts)")]
-    GaveUp {
-        /// Attempts made.
-        attempts: u32,
-        /// The last failure.
-        last: Box<DownloadError>,
-    },
-}
-
-impl DownloadError {
-    /// Whether another attempt may succeed.
-    fn transient(&self) -> bool {
-        match self {
-            DownloadError::Status { status, .. } => *status >= 500 || *status == 429,
-            DownloadError::Network { .. }
-            | DownloadError::Truncated { .. }
-            | DownloadError::Checksum { .. } => true,
-            _ => false,
-        }
-    }
-}
-
-/// The causes of an error, outermost first, joined (reqwest hides "connection refused" deep).
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(e) = source {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = e.source();
-    }
-    redact_userinfo(&parts.join(": "))
-}
-
-fn status_hint(status: u16) -> String {
-    match status {
-        404 => "; the file is not there: check that this version is published and that the base URL in [packages] is right".into(),
-        401 | 403 => "; access denied: check the mirror's permissions or the proxy".into(),
-        s if s >= 500 => "; the server failed, try again later".into(),
-        _ => String::new(),
-    }
-}
-
 fn hex_digest(hasher: Sha256) -> String {
     hex::encode(hasher.finalize())
 }
@@ -263,29 +128,6 @@ pub fn file_sha256(path: &Path) -> Option<String> {
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher).ok()?;
     Some(hex_digest(hasher))
-}
-
-/// Shows a file's progress.
-enum Meter {
-    None,
-    Bar(ProgressBar),
-}
-
-impl Meter {
-    fn start(&self, length: Option<u64>) {
-        if let Meter::Bar(bar) = self {
-            bar.reset();
-            if let Some(n) = length {
-                bar.set_length(n);
-            }
-        }
-    }
-
-    fn advance(&self, n: u64) {
-        if let Meter::Bar(bar) = self {
-            bar.inc(n);
-        }
-    }
 }
 
 /// Downloads files over HTTP(S).
@@ -344,31 +186,13 @@ impl Downloader {
         Ok(response)
     }
 
-    /// Runs `once` until it succeeds, fails for good, or the attempts run out.
-    fn retry<T>(
-        &self,
-        mut once: impl FnMut() -> Result<T, DownloadError>,
-    ) -> Result<T, DownloadError> {
-        let attempts = self.options.attempts.max(1);
-        let mut wait = self.options.backoff;
-        for attempt in 1..=attempts {
-            match once() {
-                Ok(value) => return Ok(value),
-                Err(e) if !e.transient() => return Err(e),
-                Err(e) if attempt == attempts => {
-                    return Err(DownloadError::GaveUp {
-                        attempts,
-                        last: Box::new(e),
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!("{e}; retrying in {} ms", wait.as_millis());
-                    std::thread::sleep(wait);
-                    wait *= 2;
-                }
-            }
-        }
-        unreachable!("the last attempt returns")
+    /// Runs `once` under the retry policy of the options.
+    fn retry<T>(&self, once: impl FnMut() -> Result<T, DownloadError>) -> Result<T, DownloadError> {
+        let policy = retry::Policy {
+            attempts: self.options.attempts,
+            backoff: self.options.backoff,
+        };
+        retry::retry(policy, std::thread::sleep, once)
     }
 
     /// A small file (a checksum or a signing key) in memory, with retries.
@@ -419,47 +243,74 @@ impl Downloader {
         expected: &str,
         meter: &Meter,
     ) -> Result<Fetched, DownloadError> {
-        let io = |path: &Path| {
-            let path = path.display().to_string();
-            move |source| DownloadError::Io {
-                file: job.file.clone(),
-                url: shown(&job.url),
-                path,
-                source,
-            }
-        };
         let mut response = self.get(&job.file, &job.url)?;
         let announced = response.content_length();
-        let oversize = || DownloadError::Oversize {
-            file: job.file.clone(),
-            url: shown(&job.url),
-            limit: self.options.max_bytes,
-        };
         if announced.is_some_and(|n| n > self.options.max_bytes) {
-            return Err(oversize());
+            return Err(self.oversize(job));
         }
         meter.start(announced);
         let dir = job.dest.parent().unwrap_or(Path::new("/"));
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        std::fs::create_dir_all(dir).map_err(io_error(job, dir))?;
         let mut temp = tempfile::Builder::new()
             .prefix(&format!(".{}.part-", job.file))
             .tempfile_in(dir)
-            .map_err(io(dir))?;
+            .map_err(io_error(job, dir))?;
+        let (got, actual) = self.copy_body(job, &mut response, announced, &mut temp, meter)?;
+        if actual != expected {
+            return Err(DownloadError::Checksum {
+                file: job.file.clone(),
+                url: shown(&job.url),
+                expected: expected.to_string(),
+                actual,
+            });
+        }
+        temp.as_file()
+            .sync_all()
+            .map_err(io_error(job, &job.dest))?;
+        temp.persist(&job.dest)
+            .map_err(|e| io_error(job, &job.dest)(e.error))?;
+        Ok(Fetched {
+            downloaded: got,
+            size: got,
+            sha256: actual,
+        })
+    }
+
+    fn oversize(&self, job: &Job) -> DownloadError {
+        DownloadError::Oversize {
+            file: job.file.clone(),
+            url: shown(&job.url),
+            limit: self.options.max_bytes,
+        }
+    }
+
+    /// Streams the body into `temp` while hashing it: the bytes received and their SHA-256.
+    /// A body cut short of its announced length is [`DownloadError::Truncated`]; one larger
+    /// than the limit is refused as soon as it passes it.
+    fn copy_body(
+        &self,
+        job: &Job,
+        body: &mut impl Read,
+        announced: Option<u64>,
+        temp: &mut tempfile::NamedTempFile,
+        meter: &Meter,
+    ) -> Result<(u64, String), DownloadError> {
+        let truncated = |got, expected| DownloadError::Truncated {
+            file: job.file.clone(),
+            url: shown(&job.url),
+            got,
+            expected,
+        };
         let mut hasher = Sha256::new();
         let mut buffer = vec![0u8; 256 * 1024];
         let mut got: u64 = 0;
         loop {
-            let n = match response.read(&mut buffer) {
+            let n = match body.read(&mut buffer) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) => {
                     return Err(match announced {
-                        Some(expected) if got < expected => DownloadError::Truncated {
-                            file: job.file.clone(),
-                            url: shown(&job.url),
-                            got,
-                            expected,
-                        },
+                        Some(expected) if got < expected => truncated(got, expected),
                         _ => DownloadError::Network {
                             file: job.file.clone(),
                             url: shown(&job.url),
@@ -470,37 +321,17 @@ impl Downloader {
             };
             got += n as u64;
             if got > self.options.max_bytes {
-                return Err(oversize());
+                return Err(self.oversize(job));
             }
             hasher.update(&buffer[..n]);
-            temp.write_all(&buffer[..n]).map_err(io(temp.path()))?;
+            temp.write_all(&buffer[..n])
+                .map_err(io_error(job, temp.path()))?;
             meter.advance(n as u64);
         }
         if let Some(expected) = announced.filter(|e| got < *e) {
-            return Err(DownloadError::Truncated {
-                file: job.file.clone(),
-                url: shown(&job.url),
-                got,
-                expected,
-            });
+            return Err(truncated(got, expected));
         }
-        let actual = hex_digest(hasher);
-        if actual != expected {
-            return Err(DownloadError::Checksum {
-                file: job.file.clone(),
-                url: shown(&job.url),
-                expected: expected.to_string(),
-                actual,
-            });
-        }
-        temp.as_file().sync_all().map_err(io(&job.dest))?;
-        temp.persist(&job.dest)
-            .map_err(|e| io(&job.dest)(e.error))?;
-        Ok(Fetched {
-            downloaded: got,
-            size: got,
-            sha256: actual,
-        })
+        Ok((got, hex_digest(hasher)))
     }
 
     /// Fetches one file: its checksum first, then the body unless a verified copy is
@@ -525,13 +356,7 @@ impl Downloader {
     /// Fetches every job, `parallel` at a time. All are attempted; the first failure (in
     /// job order) is returned when any failed.
     pub fn fetch_all(&self, jobs: &[Job], parallel: usize) -> Result<Vec<Fetched>, DownloadError> {
-        let bars = (self.options.progress == Progress::Bars)
-            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
-        let style = ProgressStyle::with_template(
-            "{msg:<40!} [{bar:30}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+        let display = Display::new(self.options.progress);
         let next = AtomicUsize::new(0);
         let results: Mutex<Vec<Option<Result<Fetched, DownloadError>>>> =
             Mutex::new((0..jobs.len()).map(|_| None).collect());
@@ -541,18 +366,10 @@ impl Downloader {
                     loop {
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some(job) = jobs.get(i) else { break };
-                        let meter = match &bars {
-                            Some(multi) => {
-                                let bar = multi.add(ProgressBar::new(0));
-                                bar.set_style(style.clone());
-                                bar.set_message(job.file.clone());
-                                Meter::Bar(bar)
-                            }
-                            None => Meter::None,
-                        };
+                        let meter = display.meter(job);
                         let started = Instant::now();
                         let result = self.fetch_with(job, &meter);
-                        self.report(job, &result, started.elapsed(), &meter);
+                        display.finish(job, &result, started.elapsed(), &meter);
                         results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result);
                     }
                 });
@@ -565,63 +382,22 @@ impl Downloader {
             .map(|r| r.unwrap_or_else(|| unreachable!("every job is taken by a worker")))
             .collect()
     }
+}
 
-    fn report(
-        &self,
-        job: &Job,
-        result: &Result<Fetched, DownloadError>,
-        took: Duration,
-        meter: &Meter,
-    ) {
-        let line = match result {
-            Ok(f) if f.downloaded == 0 => format!("{}: verified copy already here", job.file),
-            Ok(f) => format!(
-                "{}: {} in {:.1} s ({}/s), sha256 ok",
-                job.file,
-                indicatif::HumanBytes(f.downloaded),
-                took.as_secs_f64(),
-                indicatif::HumanBytes((f.downloaded as f64 / took.as_secs_f64().max(1e-3)) as u64)
-            ),
-            Err(_) => format!("{}: failed", job.file),
-        };
-        match (meter, self.options.progress) {
-            (Meter::Bar(bar), _) => {
-                if let Ok(style) = ProgressStyle::with_template("{msg}") {
-                    bar.set_style(style);
-                }
-                bar.finish_with_message(format!("download {line}"));
-            }
-            (Meter::None, Progress::Lines) => eprintln!("download {line}"),
-            _ => {}
-        }
+/// Turns a write error at `path` into [`DownloadError::Io`] naming the job.
+fn io_error<'a>(job: &'a Job, path: &Path) -> impl Fn(std::io::Error) -> DownloadError + 'a {
+    let path = path.display().to_string();
+    move |source| DownloadError::Io {
+        file: job.file.clone(),
+        url: shown(&job.url),
+        path: path.clone(),
+        source,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn transient_errors() {
-        let status = |status| DownloadError::Status {
-            file: "f".into(),
-            url: "u".into(),
-            status,
-            hint: status_hint(status),
-        };
-        assert!(status(503).transient());
-        assert!(!status(404).transient());
-        assert!(
-            status(404)
-                .to_string()
-                .contains("check that this version is published")
-        );
-        let gave_up = DownloadError::GaveUp {
-            attempts: 4,
-            last: Box::new(status(500)),
-        };
-        assert!(gave_up.to_string().ends_with("(gave up after 4 attempts)"));
-    }
 
     #[test]
     fn bad_proxy_is_a_setup_error() {
