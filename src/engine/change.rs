@@ -3,7 +3,7 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use super::step::{Context, StepError};
+use super::context::{Context, StepError};
 use crate::formats::diff;
 use crate::host::{Command, Mode};
 

@@ -1,6 +1,7 @@
 //! The engine: the step contract, plans and changes, running steps in order, and reporting.
 
 pub mod change;
+pub mod context;
 pub mod environment;
 pub mod event;
 pub mod report;

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::event::{ChangeOutcome, Event, Mode, Status};
+use super::event::{ChangeOutcome, Event, Mode, Status, Summary};
 
 /// Receives the events of a run.
 pub trait Reporter {
@@ -127,6 +127,106 @@ fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
+impl<W: Write> HumanReporter<W> {
+    fn run_started(&mut self, mode: Mode, profile: &str, root: &str) {
+        self.mode = mode;
+        self.profile = profile.to_string();
+        if !self.quiet {
+            let verb = serde_json::to_value(mode)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let _ = writeln!(self.out, "bootstrap {verb}: profile {profile}, root {root}");
+        }
+    }
+
+    fn change(&mut self, summary: &str, diff: Option<&str>, outcome: Option<ChangeOutcome>) {
+        let line = match outcome {
+            None => format!("  ~ {summary}"),
+            Some(ChangeOutcome::Done) => format!("  + {summary}"),
+            Some(ChangeOutcome::Failed) => format!("  x {summary} (failed)"),
+            Some(ChangeOutcome::NotAttempted) => format!("  - {summary} (not attempted)"),
+            Some(ChangeOutcome::Replanned) => {
+                format!("  > {summary} (planned again now: the changes below)")
+            }
+        };
+        self.details.push(line);
+        if self.mode != Mode::Apply
+            && let Some(diff) = diff
+        {
+            self.details
+                .extend(diff.lines().map(|l| format!("      {l}")));
+        }
+    }
+
+    fn step_finished(
+        &mut self,
+        step: &str,
+        status: Status,
+        duration_ms: u128,
+        changes: usize,
+        reason: Option<&str>,
+    ) {
+        let interesting =
+            matches!(status, Status::Failed) || self.details.iter().any(|d| d.starts_with("  ! "));
+        if self.quiet && !interesting {
+            return;
+        }
+        let mut line = format!(
+            "{step:<12} {:<8} {:>9}",
+            status.word(),
+            human_duration(duration_ms)
+        );
+        if changes > 0 {
+            line.push_str(&format!("  {}", plural(changes, "change")));
+        }
+        if let Some(reason) = reason {
+            line.push_str(&format!("  ({reason})"));
+        }
+        let _ = writeln!(self.out, "{line}");
+        for detail in self.details.drain(..) {
+            let _ = writeln!(self.out, "{detail}");
+        }
+    }
+
+    fn summary(&mut self, mode: Mode, summary: &Summary) {
+        let _ = writeln!(
+            self.out,
+            "\nrecap: ok={} changed={} {}={} failed={} skipped={}  {} in {}",
+            summary.ok,
+            summary.changed,
+            if mode == Mode::Check {
+                "drift"
+            } else {
+                "pending"
+            },
+            summary.pending,
+            summary.failed,
+            summary.skipped,
+            plural(summary.changes, "change"),
+            human_duration(summary.duration_ms)
+        );
+        let advice = match (mode, summary.failed, summary.pending) {
+            (_, f, _) if f > 0 => None,
+            (Mode::Plan, _, p) if p > 0 => Some(format!(
+                "changes pending: run `{}` to make them",
+                self.apply_command()
+            )),
+            (Mode::Check, _, p) if p > 0 => Some(format!(
+                "the node has drifted from the profile: `{}` restores it",
+                self.apply_command()
+            )),
+            (Mode::Apply, _, _) if summary.changes == 0 => {
+                Some("the node already matched the profile; nothing was changed".into())
+            }
+            _ => None,
+        };
+        if let Some(advice) = advice {
+            let _ = writeln!(self.out, "{advice}");
+        }
+    }
+}
+
 impl<W: Write> Reporter for HumanReporter<W> {
     fn event(&mut self, event: &Event) {
         match event {
@@ -135,43 +235,14 @@ impl<W: Write> Reporter for HumanReporter<W> {
                 profile,
                 root,
                 ..
-            } => {
-                self.mode = *mode;
-                self.profile = profile.to_string();
-                if !self.quiet {
-                    let verb = serde_json::to_value(mode)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default();
-                    let _ = writeln!(self.out, "bootstrap {verb}: profile {profile}, root {root}");
-                }
-            }
+            } => self.run_started(*mode, profile, root),
             Event::StepStarted { .. } => self.details.clear(),
             Event::Change {
                 summary,
                 diff,
                 outcome,
                 ..
-            } => {
-                let line = match outcome {
-                    None => format!("  ~ {summary}"),
-                    Some(ChangeOutcome::Done) => format!("  + {summary}"),
-                    Some(ChangeOutcome::Failed) => format!("  x {summary} (failed)"),
-                    Some(ChangeOutcome::NotAttempted) => {
-                        format!("  - {summary} (not attempted)")
-                    }
-                    Some(ChangeOutcome::Replanned) => {
-                        format!("  > {summary} (planned again now: the changes below)")
-                    }
-                };
-                self.details.push(line);
-                if self.mode != Mode::Apply
-                    && let Some(diff) = diff
-                {
-                    self.details
-                        .extend(diff.lines().map(|l| format!("      {l}")));
-                }
-            }
+            } => self.change(summary, *diff, *outcome),
             Event::Note { level, message, .. } => {
                 let mark = if *level == "warning" {
                     "! warning"
@@ -186,64 +257,8 @@ impl<W: Write> Reporter for HumanReporter<W> {
                 duration_ms,
                 changes,
                 reason,
-            } => {
-                let interesting = matches!(status, Status::Failed)
-                    || self.details.iter().any(|d| d.starts_with("  ! "));
-                if self.quiet && !interesting {
-                    return;
-                }
-                let mut line = format!(
-                    "{step:<12} {:<8} {:>9}",
-                    status.word(),
-                    human_duration(*duration_ms)
-                );
-                if *changes > 0 {
-                    line.push_str(&format!("  {}", plural(*changes, "change")));
-                }
-                if let Some(reason) = reason {
-                    line.push_str(&format!("  ({reason})"));
-                }
-                let _ = writeln!(self.out, "{line}");
-                for detail in self.details.drain(..) {
-                    let _ = writeln!(self.out, "{detail}");
-                }
-            }
-            Event::Summary { mode, summary } => {
-                let _ = writeln!(
-                    self.out,
-                    "\nrecap: ok={} changed={} {}={} failed={} skipped={}  {} in {}",
-                    summary.ok,
-                    summary.changed,
-                    if *mode == Mode::Check {
-                        "drift"
-                    } else {
-                        "pending"
-                    },
-                    summary.pending,
-                    summary.failed,
-                    summary.skipped,
-                    plural(summary.changes, "change"),
-                    human_duration(summary.duration_ms)
-                );
-                let advice = match (mode, summary.failed, summary.pending) {
-                    (_, f, _) if f > 0 => None,
-                    (Mode::Plan, _, p) if p > 0 => Some(format!(
-                        "changes pending: run `{}` to make them",
-                        self.apply_command()
-                    )),
-                    (Mode::Check, _, p) if p > 0 => Some(format!(
-                        "the node has drifted from the profile: `{}` restores it",
-                        self.apply_command()
-                    )),
-                    (Mode::Apply, _, _) if summary.changes == 0 => {
-                        Some("the node already matched the profile; nothing was changed".into())
-                    }
-                    _ => None,
-                };
-                if let Some(advice) = advice {
-                    let _ = writeln!(self.out, "{advice}");
-                }
-            }
+            } => self.step_finished(step, *status, *duration_ms, *changes, *reason),
+            Event::Summary { mode, summary } => self.summary(*mode, summary),
             Event::Error { message, .. } => {
                 eprintln!("error: {message}");
             }

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::engine::{Change, Plan, StepError};
+use crate::engine::{Change, Context, Plan, StepError, Work};
+use crate::formats::armor;
 use crate::formats::{apt_sources, dpkg_query};
 use crate::host::{Command, Host, HostError, Mode};
 use crate::profile::packages::Packages;
@@ -13,8 +14,9 @@ use crate::values::{KubeVersion, split_userinfo};
 
 use super::Observed;
 use super::download::plain_http_warning;
+use super::error::PackagesError;
 use super::skew::{self, Move};
-use super::work::FetchKey;
+use super::work::downloader;
 
 /// The sources file this agent owns.
 pub const SOURCES: &str = "/etc/apt/sources.list.d/kubernetes.list";
@@ -100,9 +102,9 @@ fn dpkg_status(
         .args(names.iter().copied());
     match host.run(&command) {
         Ok(output) => Ok(dpkg_query::parse(&output.stdout)),
-        Err(HostError::Run(crate::host::RunError::NotFound { .. })) => Err(StepError::Blocked(
-            "packages.method = \"apt\" needs dpkg-query and apt-get, which this node does not have; use method = \"binary\" or \"bundle\"".into(),
-        )),
+        Err(HostError::Run(source @ crate::host::RunError::NotFound { .. })) => {
+            Err(PackagesError::NoDpkg { source }.into())
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -169,23 +171,25 @@ fn credentials(host: &Host, repo: &str, plan: &mut Plan) -> Result<String, StepE
     Ok(clean)
 }
 
-/// Plans the apt install; the installed versions are the ones dpkg reports.
-pub fn plan(
-    host: &Host,
+type Status = BTreeMap<String, dpkg_query::Package>;
+
+/// The installed package of `name`, when dpkg says it is installed.
+fn current<'a>(status: &'a Status, name: &str) -> Option<&'a dpkg_query::Package> {
+    status.get(name).filter(|p| p.installed)
+}
+
+/// The Kubernetes releases installed (for the skew check), and whether one of the wanted
+/// names is another vendor's package (replaced, with a warning).
+fn observe_installed(
+    status: &Status,
+    wanted: &[Wanted],
     version: KubeVersion,
-    packages: &Packages,
     plan: &mut Plan,
-) -> Result<Observed, StepError> {
+) -> (Vec<(&'static str, KubeVersion)>, bool) {
     let mut installed = Vec::new();
-    let lock_wait = packages.dpkg_lock_timeout.0;
-    let wanted = wanted(version, packages);
-    let mut names: Vec<&str> = wanted.iter().map(|w| w.name).collect();
-    names.extend(PREREQUISITES);
-    let status = dpkg_status(host, &names)?;
-    let current = |name: &str| status.get(name).filter(|p| p.installed);
     let mut foreign = false;
     for w in wanted.iter().take(super::tools::KUBERNETES.len()) {
-        let Some(package) = current(w.name) else {
+        let Some(package) = current(status, w.name) else {
             continue;
         };
         match package.upstream().parse::<KubeVersion>() {
@@ -202,26 +206,37 @@ pub fn plan(
             }
         }
     }
+    (installed, foreign)
+}
 
-    disable_legacy(host, plan)?;
-
+/// Plans the prerequisites apt needs for an https repository, when missing.
+fn plan_prerequisites(status: &Status, lock_wait: Duration, plan: &mut Plan) {
     let missing: Vec<&str> = PREREQUISITES
         .into_iter()
-        .filter(|p| current(p).is_none())
+        .filter(|p| current(status, p).is_none())
         .collect();
-    if !missing.is_empty() {
-        plan.push(Change::run(
-            "refresh package lists (for the prerequisites)",
-            apt_get(lock_wait, &["update"]),
-        ));
-        let mut args = vec!["install", "-y", "--no-install-recommends"];
-        args.extend(&missing);
-        plan.push(Change::run(
-            format!("install prerequisites: {}", missing.join(" ")),
-            apt_get(lock_wait, &args),
-        ));
+    if missing.is_empty() {
+        return;
     }
+    plan.push(Change::run(
+        "refresh package lists (for the prerequisites)",
+        apt_get(lock_wait, &["update"]),
+    ));
+    let mut args = vec!["install", "-y", "--no-install-recommends"];
+    args.extend(&missing);
+    plan.push(Change::run(
+        format!("install prerequisites: {}", missing.join(" ")),
+        apt_get(lock_wait, &args),
+    ));
+}
 
+/// Plans the repository: its credentials, signing key and sources file.
+fn plan_repository(
+    host: &Host,
+    version: KubeVersion,
+    packages: &Packages,
+    plan: &mut Plan,
+) -> Result<(), StepError> {
     let full_repo = repository(packages, version);
     let repo = credentials(host, &full_repo, plan)?;
     let want = apt_sources::render_list(
@@ -242,85 +257,162 @@ pub fn plan(
             },
         ));
     }
-    if repoint {
-        let mut change = Change::file(SOURCES, old.as_deref(), want, Mode::KeepOr(0o644));
-        change.summary = match &old {
-            Some(text) if !apt_sources::legacy_lines(text, false).is_empty() => {
-                plan.warn(format!(
-                    "{SOURCES} pointed at the legacy Kubernetes repository (removed on 2024-03-04); it now points at {repo}/"
-                ));
-                format!("replace the legacy repository in {SOURCES} with {repo}/")
-            }
-            Some(_) => format!("point {SOURCES} at {repo}/"),
-            None => format!(
-                "add the Kubernetes {} repository {repo}/",
-                version.minor_string()
-            ),
-        };
-        plan.push(change);
+    if !repoint {
+        return Ok(());
     }
+    let mut change = Change::file(SOURCES, old.as_deref(), want, Mode::KeepOr(0o644));
+    change.summary = match &old {
+        Some(text) if !apt_sources::legacy_lines(text, false).is_empty() => {
+            plan.warn(format!(
+                "{SOURCES} pointed at the legacy Kubernetes repository (removed on 2024-03-04); it now points at {repo}/"
+            ));
+            format!("replace the legacy repository in {SOURCES} with {repo}/")
+        }
+        Some(_) => format!("point {SOURCES} at {repo}/"),
+        None => format!(
+            "add the Kubernetes {} repository {repo}/",
+            version.minor_string()
+        ),
+    };
+    plan.push(change);
+    Ok(())
+}
 
-    let stale: Vec<&Wanted> = wanted
+/// What the install of the wanted packages starts from.
+struct Installing<'a> {
+    wanted: &'a [Wanted],
+    installed: &'a [(&'static str, KubeVersion)],
+    foreign: bool,
+    version: KubeVersion,
+}
+
+/// Plans `apt-get install` of the wanted packages not installed at their pins; returns them.
+fn plan_install<'a>(
+    status: &Status,
+    from: &Installing<'a>,
+    packages: &Packages,
+    plan: &mut Plan,
+) -> Vec<&'a Wanted> {
+    let stale: Vec<&Wanted> = from
+        .wanted
         .iter()
-        .filter(|w| match (current(w.name), w.pin) {
+        .filter(|w| match (current(status, w.name), w.pin) {
             (None, _) => true,
             (Some(p), Some(pin)) => p.upstream() != pin.to_string(),
             (Some(_), None) => false,
         })
         .collect();
-    if !stale.is_empty() {
-        plan.push(Change::run(
-            "refresh package lists",
-            apt_get(lock_wait, &["update"]),
-        ));
-        let mut args = vec![
-            "install".to_string(),
-            "-y".into(),
-            "--allow-change-held-packages".into(),
-        ];
-        let downgrade = installed
+    if stale.is_empty() {
+        return stale;
+    }
+    let lock_wait = packages.dpkg_lock_timeout.0;
+    plan.push(Change::run(
+        "refresh package lists",
+        apt_get(lock_wait, &["update"]),
+    ));
+    let mut args = vec![
+        "install".to_string(),
+        "-y".into(),
+        "--allow-change-held-packages".into(),
+    ];
+    let downgrade = from
+        .installed
+        .iter()
+        .any(|(_, v)| skew::classify(*v, from.version) == Move::Downgrade);
+    if (downgrade && packages.force) || from.foreign {
+        args.push("--allow-downgrades".into());
+    }
+    args.extend(
+        from.wanted
             .iter()
-            .any(|(_, from)| skew::classify(*from, version) == Move::Downgrade);
-        if (downgrade && packages.force) || foreign {
-            args.push("--allow-downgrades".into());
-        }
-        args.extend(
-            wanted
-                .iter()
-                .filter(|w| w.pin.is_some() || stale.contains(w))
-                .map(Wanted::arg),
-        );
-        let shown: Vec<String> = stale.iter().map(|w| w.arg()).collect();
-        plan.push(Change::run(
-            format!("install {}", shown.join(" ")),
-            apt_get(
-                lock_wait,
-                &args.iter().map(String::as_str).collect::<Vec<_>>(),
-            ),
-        ));
-    }
-    let pinned: Vec<&str> = wanted
+            .filter(|w| w.pin.is_some() || stale.contains(w))
+            .map(Wanted::arg),
+    );
+    let shown: Vec<String> = stale.iter().map(|w| w.arg()).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    plan.push(Change::run(
+        format!("install {}", shown.join(" ")),
+        apt_get(lock_wait, &args),
+    ));
+    stale
+}
+
+/// Plans `apt-mark hold` of the pinned packages when one is not held (or is reinstalled).
+fn plan_hold(
+    status: &Status,
+    wanted: &[Wanted],
+    stale: &[&Wanted],
+    lock_wait: Duration,
+    plan: &mut Plan,
+) {
+    let pinned: Vec<&Wanted> = wanted.iter().filter(|w| w.pin.is_some()).collect();
+    let unheld = pinned
         .iter()
-        .filter(|w| w.pin.is_some())
-        .map(|w| w.name)
-        .collect();
-    let unheld = wanted
-        .iter()
-        .filter(|w| w.pin.is_some())
-        .any(|w| stale.contains(&w) || !status.get(w.name).is_some_and(|p| p.held));
-    if unheld {
-        plan.push(Change::run(
-            format!("hold {} at their pinned versions", pinned.join(" ")),
-            Command::new("apt-mark")
-                .arg("hold")
-                .args(pinned.iter().copied())
-                .waits_for_dpkg_lock(lock_wait),
-        ));
+        .any(|w| stale.contains(w) || !status.get(w.name).is_some_and(|p| p.held));
+    if !unheld {
+        return;
     }
+    let names: Vec<&str> = pinned.iter().map(|w| w.name).collect();
+    plan.push(Change::run(
+        format!("hold {} at their pinned versions", names.join(" ")),
+        Command::new("apt-mark")
+            .arg("hold")
+            .args(names.iter().copied())
+            .waits_for_dpkg_lock(lock_wait),
+    ));
+}
+
+/// Plans the apt install; the installed versions are the ones dpkg reports.
+pub fn plan(
+    host: &Host,
+    version: KubeVersion,
+    packages: &Packages,
+    plan: &mut Plan,
+) -> Result<Observed, StepError> {
+    let lock_wait = packages.dpkg_lock_timeout.0;
+    let wanted = wanted(version, packages);
+    let mut names: Vec<&str> = wanted.iter().map(|w| w.name).collect();
+    names.extend(PREREQUISITES);
+    let status = dpkg_status(host, &names)?;
+    let (installed, foreign) = observe_installed(&status, &wanted, version, plan);
+    disable_legacy(host, plan)?;
+    plan_prerequisites(&status, lock_wait, plan);
+    plan_repository(host, version, packages, plan)?;
+    let from = Installing {
+        wanted: &wanted,
+        installed: &installed,
+        foreign,
+        version,
+    };
+    let stale = plan_install(&status, &from, packages, plan);
+    plan_hold(&status, &wanted, &stale, lock_wait, plan);
     Ok(Observed {
         installs_kubectl: stale.iter().any(|w| w.name == super::tools::KUBECTL.name),
         installed,
     })
+}
+
+/// Fetches the apt repository's signing key from `url` into [`KEYRING`] (dearmored).
+#[derive(Debug)]
+pub struct FetchKey {
+    /// The key's URL.
+    pub url: String,
+}
+
+impl Work for FetchKey {
+    fn run(&self, ctx: &Context, step: &str) -> Result<(), StepError> {
+        let url = &self.url;
+        let body = downloader(ctx)?
+            .fetch_small("Release.key", url)
+            .map_err(PackagesError::from)?;
+        let key = armor::dearmor(&body).map_err(|why| PackagesError::Key {
+            url: url.clone(),
+            why,
+        })?;
+        ctx.host
+            .write_file(step, KEYRING, &key, Mode::KeepOr(0o644))?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

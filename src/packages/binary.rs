@@ -1,11 +1,7 @@
 //! The `binary` and `bundle` methods: which release files the node lacks, the kubelet
 //! systemd unit and kubeadm drop-in, and installing verified files into place.
 
-use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
-
-use serde::{Deserialize, Serialize};
 
 use crate::engine::{Change, Plan, StepError};
 use crate::host::{Host, HostError, Mode};
@@ -17,6 +13,7 @@ use super::artifacts::{self, Artifact, CNI_BIN_DIR, Payload};
 use super::bundle::Bundle;
 use super::download::file_sha256;
 use super::error::PackagesError;
+use super::install::{CNI_RECORD, CniRecord, install_changes};
 use super::tools::{self, Probe};
 
 /// The kubelet unit, as shipped (kubernetes/release templates).
@@ -29,19 +26,6 @@ pub const KUBELET_UNIT: &str = "/etc/systemd/system/kubelet.service";
 pub const KUBEADM_DROP_IN: &str = "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf";
 /// The link `systemctl enable kubelet` makes.
 pub const KUBELET_WANTS: &str = "/etc/systemd/system/multi-user.target.wants/kubelet.service";
-/// What this step recorded about the CNI plugins it unpacked.
-pub const CNI_RECORD: &str = "/var/lib/bootstrap/packages/cni-plugins.json";
-
-/// The files of the CNI plugins tarball this step unpacked, to tell later whether they are
-/// still there unchanged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CniRecord {
-    /// The plugins' version.
-    pub version: String,
-    /// File name in /opt/cni/bin → SHA-256.
-    pub files: BTreeMap<String, String>,
-}
-
 /// The shipped unit text with `/usr/bin` pointing at `install_dir`.
 pub fn render_unit(template: &str, install_dir: &str) -> String {
     template.replace(
@@ -107,27 +91,31 @@ fn destination(artifact: &Artifact) -> String {
     }
 }
 
-/// Plans the binary or bundle install: release files the node lacks (installed before
-/// anything else, as one batch), then the kubelet unit and drop-in, the enable link and a
-/// daemon reload. The installed versions are those the programs report.
-pub fn plan(
+/// Warns about plain http:// download sources.
+fn warn_plain_http(packages: &Packages, plan: &mut Plan) {
+    if packages.method == Method::Bundle {
+        return;
+    }
+    let sources = [
+        ("packages.release_url", &packages.release_url),
+        ("packages.cri_tools_url", &packages.cri_tools_url),
+        ("packages.cni_plugins_url", &packages.cni_plugins_url),
+    ];
+    sources
+        .iter()
+        .filter_map(|(key, url)| super::download::plain_http_warning(key, url.as_str()))
+        .for_each(|w| plan.warn(w));
+}
+
+/// The release files the node lacks, each with what it replaces (`, replacing 1.30.0`);
+/// what is installed goes into `observed`. With a bundle, each must be in its manifest.
+fn missing_artifacts(
     host: &Host,
     version: KubeVersion,
     packages: &Packages,
     plan: &mut Plan,
-) -> Result<Observed, StepError> {
-    let mut observed = Observed::default();
-    if packages.method != Method::Bundle {
-        let sources = [
-            ("packages.release_url", &packages.release_url),
-            ("packages.cri_tools_url", &packages.cri_tools_url),
-            ("packages.cni_plugins_url", &packages.cni_plugins_url),
-        ];
-        sources
-            .iter()
-            .filter_map(|(key, url)| super::download::plain_http_warning(key, url.as_str()))
-            .for_each(|w| plan.warn(w));
-    }
+    observed: &mut Observed,
+) -> Result<Vec<(Artifact, String)>, StepError> {
     // The bundle is read only when something is missing: a converged node needs none.
     let mut bundle: Option<Bundle> = None;
     let mut missing = Vec::new();
@@ -161,21 +149,36 @@ pub fn plan(
         };
         missing.push((artifact, was));
     }
-    for change in super::work::install_changes(packages, missing) {
-        plan.push(change);
+    Ok(missing)
+}
+
+/// Warns about (and counts, for the skew check) a packaged copy in /usr/bin beside the
+/// programs this profile manages elsewhere.
+fn warn_packaged_copies(
+    host: &Host,
+    packages: &Packages,
+    plan: &mut Plan,
+    observed: &mut Observed,
+) -> Result<(), StepError> {
+    if packages.install_dir.trim_end_matches('/') == "/usr/bin" {
+        return Ok(());
     }
-    if packages.install_dir.trim_end_matches('/') != "/usr/bin" {
-        for tool in tools::KUBERNETES {
-            let path = format!("/usr/bin/{}", tool.name);
-            if let Probe::Version(v) = tools::probe(host, tool, &host.path(&path))? {
-                observed.installed.push((tool.name, v));
-                plan.warn(format!(
-                    "{path} {v} is also installed (a distribution package?); this profile manages {}: remove the package so the wrong version cannot run",
-                    artifacts::program_path(&packages.install_dir, tool.name)
-                ));
-            }
+    for tool in tools::KUBERNETES {
+        let path = format!("/usr/bin/{}", tool.name);
+        if let Probe::Version(v) = tools::probe(host, tool, &host.path(&path))? {
+            observed.installed.push((tool.name, v));
+            plan.warn(format!(
+                "{path} {v} is also installed (a distribution package?); this profile manages {}: remove the package so the wrong version cannot run",
+                artifacts::program_path(&packages.install_dir, tool.name)
+            ));
         }
     }
+    Ok(())
+}
+
+/// Plans the kubelet unit and drop-in, the enable link, and a daemon reload when any
+/// changed (or an earlier run owes one).
+fn plan_units(host: &Host, packages: &Packages, plan: &mut Plan) -> Result<(), StepError> {
     let before = plan.changes.len();
     for (path, template) in [
         (KUBELET_UNIT, KUBELET_UNIT_TEMPLATE),
@@ -183,14 +186,7 @@ pub fn plan(
     ] {
         let want = render_unit(template, &packages.install_dir);
         let old = host.read(path)?;
-        if old.as_deref() != Some(want.as_str()) {
-            plan.push(Change::file(
-                path,
-                old.as_deref(),
-                want,
-                Mode::KeepOr(0o644),
-            ));
-        }
+        plan.update_file(path, old.as_deref(), want, Mode::KeepOr(0o644));
     }
     if host.read_link(KUBELET_WANTS).as_deref() != Some(Path::new(KUBELET_UNIT)) {
         plan.push(Change::symlink(
@@ -206,117 +202,28 @@ pub fn plan(
             crate::host::daemon_reload(),
         ));
     }
-    Ok(observed)
-}
-
-/// Checks that a staged program reports the version the profile asks for, before it is
-/// installed (a mirror or bundle holding another release is refused).
-pub fn check_staged(host: &Host, artifact: &Artifact, staged: &Path) -> Result<(), PackagesError> {
-    let Payload::Program { tool, .. } = &artifact.payload else {
-        return Ok(());
-    };
-    set_mode(staged, 0o755).map_err(|source| PackagesError::Executable {
-        path: staged.display().to_string(),
-        source,
-    })?;
-    match tools::probe(host, *tool, staged)? {
-        Probe::Version(v) if v == artifact.version => Ok(()),
-        other => Err(PackagesError::WrongRelease {
-            file: artifact.file.clone(),
-            found: other.describe(),
-            wanted: artifact.version.to_string(),
-        }),
-    }
-}
-
-fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-}
-
-/// Installs a verified staged file: a program into place, crictl or the CNI plugins out of
-/// their tarball. The bytes are hashed again as they are read.
-pub fn install(
-    host: &Host,
-    step: &str,
-    artifact: &Artifact,
-    staged: &Path,
-    sha256: &str,
-) -> Result<(), PackagesError> {
-    let bytes = std::fs::read(staged).map_err(|e| HostError::Io {
-        op: "cannot read",
-        path: staged.display().to_string(),
-        source: e,
-    })?;
-    let actual = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-    if actual != sha256 {
-        return Err(PackagesError::Changed {
-            path: staged.display().to_string(),
-            actual,
-            expected: sha256.to_string(),
-        });
-    }
-    match &artifact.payload {
-        Payload::Program { path, .. } => {
-            host.write_file(step, path, &bytes, Mode::Exact(0o755))?;
-        }
-        Payload::Crictl { path } => {
-            let files = tarball_files(&bytes, &artifact.file)?;
-            let crictl = files
-                .iter()
-                .find(|(name, _, _)| name == tools::CRICTL.name)
-                .ok_or_else(|| PackagesError::NoCrictl {
-                    file: artifact.file.clone(),
-                })?;
-            host.write_file(step, path, &crictl.2, Mode::Exact(0o755))?;
-        }
-        Payload::CniPlugins => {
-            let mut record = CniRecord {
-                version: artifact.version.to_string(),
-                files: BTreeMap::new(),
-            };
-            for (name, mode, data) in tarball_files(&bytes, &artifact.file)? {
-                let path = format!("{CNI_BIN_DIR}/{name}");
-                host.write_file(step, &path, &data, Mode::Exact(mode))?;
-                record.files.insert(
-                    name,
-                    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data)),
-                );
-            }
-            let text = serde_json::to_string_pretty(&record).unwrap_or_default() + "\n";
-            host.write_file(step, CNI_RECORD, text.as_bytes(), Mode::KeepOr(0o644))?;
-        }
-    }
     Ok(())
 }
 
-/// The regular files of a gzip-compressed tarball: base name, permission bits (0755 when
-/// the archive has none), contents.
-fn tarball_files(bytes: &[u8], file: &str) -> Result<Vec<(String, u32, Vec<u8>)>, PackagesError> {
-    let bad = |source: std::io::Error| PackagesError::Tarball {
-        file: file.to_string(),
-        source,
-    };
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-    let mut out = Vec::new();
-    for entry in archive.entries().map_err(bad)? {
-        let mut entry = entry.map_err(bad)?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let path = entry.path().map_err(bad)?.into_owned();
-        let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-            continue;
-        };
-        let mode = match entry.header().mode().map_err(bad)? & 0o7777 {
-            0 => 0o755,
-            m => m,
-        };
-        let mut data = Vec::new();
-        entry.read_to_end(&mut data).map_err(bad)?;
-        out.push((name, mode, data));
+/// Plans the binary or bundle install: release files the node lacks (staged and verified
+/// as one batch, then installed one by one, before anything else), then the kubelet unit
+/// and drop-in, the enable link and a daemon reload. The installed versions are those the
+/// programs report.
+pub fn plan(
+    host: &Host,
+    version: KubeVersion,
+    packages: &Packages,
+    plan: &mut Plan,
+) -> Result<Observed, StepError> {
+    let mut observed = Observed::default();
+    warn_plain_http(packages, plan);
+    let missing = missing_artifacts(host, version, packages, plan, &mut observed)?;
+    for change in install_changes(packages, missing) {
+        plan.push(change);
     }
-    Ok(out)
+    warn_packaged_copies(host, packages, plan, &mut observed)?;
+    plan_units(host, packages, plan)?;
+    Ok(observed)
 }
 
 #[cfg(test)]

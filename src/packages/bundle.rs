@@ -17,6 +17,72 @@ use super::download::file_sha256;
 /// The manifest's file name at the top of a bundle.
 pub const MANIFEST: &str = "SHA256SUMS";
 
+/// Why a bundle cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// The bundle path does not exist.
+    #[error(
+        "the bundle {0} (packages.bundle) does not exist on the node; copy it there first (cloud-init write_files or scp)"
+    )]
+    Missing(String),
+    /// A file of the bundle could not be opened or read.
+    #[error("cannot {op} {path}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The tarball is not a tar archive, or is damaged.
+    #[error("{path} {what}: {source}")]
+    Archive {
+        /// The tarball.
+        path: String,
+        /// `is not a tar archive`, `is damaged or truncated`, `has a bad entry name`.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bundle has no manifest.
+    #[error("the bundle {0} has no {MANIFEST} manifest at its top")]
+    NoManifest(String),
+    /// The manifest does not parse.
+    #[error("{path}/{MANIFEST}: {why}")]
+    Manifest {
+        /// The bundle.
+        path: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// A file the profile needs is not in the manifest.
+    #[error("the bundle {bundle} has no {file} in its {MANIFEST}; add the file and its checksum")]
+    NotListed {
+        /// The bundle.
+        bundle: String,
+        /// The file.
+        file: String,
+    },
+    /// A file listed in the manifest is not in the bundle.
+    #[error("{0} is missing from the bundle")]
+    NotThere(String),
+    /// A file does not match the manifest.
+    #[error(
+        "{file} does not match {MANIFEST}: expected sha256 {expected}, got {actual}; the bundle is corrupt or incomplete"
+    )]
+    Mismatch {
+        /// The file.
+        file: String,
+        /// The manifest's digest.
+        expected: String,
+        /// Its digest.
+        actual: String,
+    },
+}
+
 /// A bundle whose manifest has been read.
 #[derive(Debug, Clone)]
 pub struct Bundle {
@@ -45,33 +111,42 @@ fn entry_name(path: &Path) -> String {
 /// The entries of a tar or gzip-compressed tar, with a reader for each, in archive order.
 fn for_each_entry(
     path: &Path,
-    mut visit: impl FnMut(&str, &mut dyn Read) -> Result<bool, String>,
-) -> Result<(), String> {
-    let mut file =
-        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    mut visit: impl FnMut(&str, &mut dyn Read) -> Result<bool, BundleError>,
+) -> Result<(), BundleError> {
+    let shown = path.display().to_string();
+    let open = || {
+        std::fs::File::open(path).map_err(|source| BundleError::Io {
+            op: "open",
+            path: shown.clone(),
+            source,
+        })
+    };
+    let mut file = open()?;
     let mut magic = [0u8; 2];
     let gz = file.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let file = open()?;
     let reader: Box<dyn Read> = if gz {
         Box::new(flate2::read::GzDecoder::new(file))
     } else {
         Box::new(file)
     };
     let mut archive = tar::Archive::new(reader);
+    let archive_error = |what: &'static str| {
+        let path = shown.clone();
+        move |source| BundleError::Archive { path, what, source }
+    };
     let entries = archive
         .entries()
-        .map_err(|e| format!("{} is not a tar archive: {e}", path.display()))?;
+        .map_err(archive_error("is not a tar archive"))?;
     for entry in entries {
-        let mut entry =
-            entry.map_err(|e| format!("{} is damaged or truncated: {e}", path.display()))?;
+        let mut entry = entry.map_err(archive_error("is damaged or truncated"))?;
         if !entry.header().entry_type().is_file() {
             continue;
         }
         let name = entry
             .path()
             .map(|p| entry_name(&p))
-            .map_err(|e| format!("{}: bad entry name: {e}", path.display()))?;
+            .map_err(archive_error("has a bad entry name"))?;
         if !visit(&name, &mut entry)? {
             break;
         }
@@ -82,7 +157,7 @@ fn for_each_entry(
 impl Bundle {
     /// Reads the manifest of the bundle at `node_path` (a directory or a tarball). Nothing is
     /// written.
-    pub fn open(host: &Host, node_path: &str) -> Result<Bundle, String> {
+    pub fn open(host: &Host, node_path: &str) -> Result<Bundle, BundleError> {
         let real = host.path(node_path);
         let archive = real.is_file();
         let text = if archive {
@@ -94,24 +169,28 @@ impl Bundle {
                 let mut text = String::new();
                 reader
                     .read_to_string(&mut text)
-                    .map_err(|e| format!("{node_path}: cannot read {MANIFEST}: {e}"))?;
+                    .map_err(|source| BundleError::Io {
+                        op: "read",
+                        path: format!("{node_path}/{MANIFEST}"),
+                        source,
+                    })?;
                 found = Some(text);
                 Ok(false)
             })?;
-            found.ok_or(format!(
-                "the bundle {node_path} has no {MANIFEST} manifest at its top"
-            ))?
+            found.ok_or_else(|| BundleError::NoManifest(node_path.to_string()))?
         } else if real.is_dir() {
-            std::fs::read_to_string(real.join(MANIFEST)).map_err(|e| {
-                format!("the bundle {node_path} has no readable {MANIFEST} manifest: {e}")
+            std::fs::read_to_string(real.join(MANIFEST)).map_err(|source| BundleError::Io {
+                op: "read the manifest",
+                path: format!("{node_path}/{MANIFEST}"),
+                source,
             })?
         } else {
-            return Err(format!(
-                "the bundle {node_path} (packages.bundle) does not exist on the node; copy it there first (cloud-init write_files or scp)"
-            ));
+            return Err(BundleError::Missing(node_path.to_string()));
         };
-        let manifest =
-            checksums::parse_manifest(&text).map_err(|e| format!("{node_path}/{MANIFEST}: {e}"))?;
+        let manifest = checksums::parse_manifest(&text).map_err(|why| BundleError::Manifest {
+            path: node_path.to_string(),
+            why,
+        })?;
         Ok(Bundle {
             node_path: node_path.to_string(),
             real,
@@ -121,17 +200,20 @@ impl Bundle {
     }
 
     /// The manifest digest of an artifact, or what is missing.
-    pub fn digest(&self, artifact: &Artifact) -> Result<&str, String> {
+    pub fn digest(&self, artifact: &Artifact) -> Result<&str, BundleError> {
         let path = artifact.bundle_path();
-        self.manifest.get(&path).map(String::as_str).ok_or(format!(
-            "the bundle {} has no {path} in its {MANIFEST}; add the file and its checksum",
-            self.node_path
-        ))
+        self.manifest
+            .get(&path)
+            .map(String::as_str)
+            .ok_or_else(|| BundleError::NotListed {
+                bundle: self.node_path.clone(),
+                file: path,
+            })
     }
 
     /// Copies (or unpacks) every artifact to its [`Artifact::staging_path`] and checks it
     /// against the manifest there; the bundle itself is left as it is. Nothing is installed.
-    pub fn stage(&self, host: &Host, artifacts: &[Artifact]) -> Result<Vec<Staged>, String> {
+    pub fn stage(&self, host: &Host, artifacts: &[Artifact]) -> Result<Vec<Staged>, BundleError> {
         let mut wanted: BTreeMap<String, (PathBuf, String)> = BTreeMap::new();
         for a in artifacts {
             let target = host.path(&a.staging_path());
@@ -141,20 +223,20 @@ impl Bundle {
             for (name, (target, _)) in &wanted {
                 let source = self.real.join(name);
                 if let Ok(mut file) = std::fs::File::open(&source) {
-                    unpack(&mut file, target).map_err(|e| {
-                        format!(
-                            "cannot copy {}/{name} to {}: {e}",
-                            self.node_path,
-                            target.display()
-                        )
+                    unpack(&mut file, target).map_err(|source| BundleError::Io {
+                        op: "copy",
+                        path: format!("{}/{name} to {}", self.node_path, target.display()),
+                        source,
                     })?;
                 }
             }
         } else {
             for_each_entry(&self.real, |name, reader| {
                 if let Some((target, _)) = wanted.get(name) {
-                    unpack(reader, target).map_err(|e| {
-                        format!("cannot unpack {name} from {}: {e}", self.node_path)
+                    unpack(reader, target).map_err(|source| BundleError::Io {
+                        op: "unpack",
+                        path: format!("{name} from {}", self.node_path),
+                        source,
                     })?;
                 }
                 Ok(true)
@@ -166,10 +248,12 @@ impl Bundle {
                 let (path, sha256) = &wanted[&a.bundle_path()];
                 let shown = format!("{}/{}", self.node_path, a.bundle_path());
                 match file_sha256(path) {
-                    None => Err(format!("{shown} is missing from the bundle")),
-                    Some(actual) if actual != *sha256 => Err(format!(
-                        "{shown} does not match {MANIFEST}: expected sha256 {sha256}, got {actual}; the bundle is corrupt or incomplete"
-                    )),
+                    None => Err(BundleError::NotThere(shown)),
+                    Some(actual) if actual != *sha256 => Err(BundleError::Mismatch {
+                        file: shown,
+                        expected: sha256.clone(),
+                        actual,
+                    }),
                     Some(_) => Ok(Staged {
                         path: path.clone(),
                         sha256: sha256.clone(),

@@ -11,9 +11,21 @@ pub enum PackagesError {
     /// A download (a release file, a checksum, the apt key) failed.
     #[error(transparent)]
     Download(#[from] DownloadError),
+    /// The skew policy refuses the version change.
+    #[error(transparent)]
+    Skew(#[from] super::skew::Refused),
+    /// The apt method on a node without dpkg.
+    #[error(
+        "packages.method = \"apt\" needs dpkg-query and apt-get, which this node does not have; use method = \"binary\" or \"bundle\""
+    )]
+    NoDpkg {
+        /// The failed start of dpkg-query.
+        #[source]
+        source: crate::host::RunError,
+    },
     /// The bundle could not be read, or a file in it is missing or corrupt.
-    #[error("{0}")]
-    Bundle(String),
+    #[error(transparent)]
+    Bundle(#[from] super::bundle::BundleError),
     /// The repository signing key is not an OpenPGP key apt can use.
     #[error("the repository signing key from {url} is not usable: {why}")]
     Key {

@@ -10,6 +10,8 @@ pub mod binary;
 pub mod bundle;
 pub mod download;
 pub mod error;
+pub mod host_tools;
+pub mod install;
 pub mod skew;
 pub mod tools;
 pub mod work;

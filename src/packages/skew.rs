@@ -33,13 +33,25 @@ pub fn classify(from: KubeVersion, to: KubeVersion) -> Move {
     }
 }
 
+/// A version move the skew policy refuses, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{problem}. Set kubernetes.version to an allowed step, or set packages.force = true to install {wanted} anyway"
+)]
+pub struct Refused {
+    /// What the move is and why it is not allowed.
+    pub problem: String,
+    /// The version the profile asks for.
+    pub wanted: KubeVersion,
+}
+
 /// Checks moving the installed `(program, version)` pairs to `wanted`. Returns notes to show
 /// (minor upgrades), or the refusal with what to do. `force` turns refusals into warnings.
 pub fn check(
     installed: &[(&str, KubeVersion)],
     wanted: KubeVersion,
     force: bool,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, Refused> {
     let mut notes = Vec::new();
     for (name, from) in installed {
         let problem = match classify(*from, wanted) {
@@ -65,9 +77,7 @@ pub fn check(
                 "{problem}; going ahead because packages.force = true"
             ));
         } else {
-            return Err(format!(
-                "{problem}. Set kubernetes.version to an allowed step, or set packages.force = true to install {wanted} anyway"
-            ));
+            return Err(Refused { problem, wanted });
         }
     }
     Ok(notes)
@@ -103,11 +113,15 @@ mod tests {
 
     #[test]
     fn refusals_and_force() {
-        let err = check(&[("kubeadm", v("1.29.3"))], v("1.31.4"), false).unwrap_err();
+        let err = check(&[("kubeadm", v("1.29.3"))], v("1.31.4"), false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("skips 1.30"), "{err}");
         assert!(err.contains("upgrade to the latest 1.30.x first"), "{err}");
         assert!(err.contains("packages.force = true"), "{err}");
-        let err = check(&[("kubelet", v("1.31.4"))], v("1.31.2"), false).unwrap_err();
+        let err = check(&[("kubelet", v("1.31.4"))], v("1.31.2"), false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("a downgrade"), "{err}");
         let notes = check(&[("kubelet", v("1.31.4"))], v("1.30.2"), true).unwrap();
         assert!(notes[0].contains("going ahead"), "{notes:?}");

@@ -142,69 +142,6 @@ pub fn packages_for(tools: &[HostTool]) -> Vec<&'static str> {
     out
 }
 
-/// Plans the host tools kubeadm needs or warns about for `version`, when kubeadm will run
-/// on this node (`kubeadm_runs`: the profile has `[kubeadm]`; otherwise its preflight never
-/// happens and nothing is installed for it): missing ones are installed with `apt-get`
-/// (their Debian packages, after the Kubernetes programs, so the apt method's own
-/// dependencies come first and make this a no-op when they bring them). With
-/// `method = "none"` (the image brings everything) or without apt-get on the node (the
-/// binary and bundle methods on an image without apt), a missing required tool is refused
-/// with the list (a warning in plan and check), a missing optional one is a warning.
-pub fn plan_host_tools(
-    host: &Host,
-    version: KubeVersion,
-    packages: &crate::profile::packages::Packages,
-    kubeadm_runs: bool,
-    apply: bool,
-    plan: &mut crate::engine::Plan,
-) -> Result<(), crate::engine::StepError> {
-    use crate::profile::packages::Method;
-    if !kubeadm_runs {
-        return Ok(());
-    }
-    let missing = missing_host_tools(host, version, &[packages.install_dir.as_str()]);
-    let missing: Vec<HostTool> = missing
-        .into_iter()
-        .filter(|t| t.package.is_some())
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let list = missing
-        .iter()
-        .map(|t| format!("{} ({})", t.name, t.package.unwrap_or_default()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let apt = packages.method == Method::Apt
-        || (packages.method != Method::None && find_executable(host, "apt-get", &[]).is_some());
-    if apt {
-        let names = packages_for(&missing);
-        let lock_wait = packages.dpkg_lock_timeout.0;
-        if packages.method != Method::Apt {
-            // The apt method has refreshed the lists already; a minimal image may have none.
-            plan.push(crate::engine::Change::run(
-                "refresh the apt package lists (for the host tools)",
-                super::apt::apt_get(lock_wait, &["update"]),
-            ));
-        }
-        plan.push(crate::engine::Change::run(
-            format!("install the host tools kubeadm looks for: {list}"),
-            super::apt::apt_get(lock_wait, &["install", "-y", "--no-install-recommends"])
-                .args(names),
-        ));
-        return Ok(());
-    }
-    let message = format!(
-        "kubeadm's preflight looks for host tools this node lacks: {list}; packages.method = \"{}\" installs nothing with apt-get (\"none\" brings nothing, and a node that does not have apt-get cannot): install those packages in the image (or by hand), then apply again",
-        packages.method.as_str()
-    );
-    if apply && missing.iter().any(|t| t.need == Need::Required) {
-        return Err(crate::engine::StepError::Blocked(message));
-    }
-    plan.warn(message);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

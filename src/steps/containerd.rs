@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use super::error::StepsError;
 use crate::engine::step::expect_converged;
 use crate::engine::{Change, Context, Plan, Step, StepError};
 use crate::formats::containerd_config::{self, ConfigError, Desired, RuntimeFacts};
@@ -86,9 +87,11 @@ fn config_error(path: &str, e: ConfigError) -> StepError {
         ConfigError::Syntax { line, column, .. } => format!("{path}:{line}:{column}"),
         _ => path.to_string(),
     };
-    StepError::Blocked(format!(
-        "cannot edit {location}: {e}. The file was left untouched."
-    ))
+    StepsError::ContainerdConfig {
+        location,
+        source: e,
+    }
+    .into()
 }
 
 /// `containerd config default`, the base for a missing or CRI-disabling config.
@@ -135,6 +138,92 @@ fn plan_install(ctx: &Context) -> Result<Plan, StepError> {
     Ok(plan)
 }
 
+/// `systemctl VERB containerd`.
+fn systemctl(verb: &str) -> Command {
+    Command::new("systemctl").args([verb, "containerd"])
+}
+
+/// The config file as it should be: the existing one (or `containerd config default` for
+/// a missing file or a CRI-disabling stub), edited.
+fn plan_config_file(ctx: &Context, plan: &mut Plan) -> Result<bool, StepError> {
+    let host = ctx.host;
+    let cfg = &ctx.profile.containerd;
+    let want = desired(ctx, plan)?;
+    let old = host.read(&cfg.config_path)?;
+    let base = match &old {
+        Some(text) if !containerd_config::is_cri_disabled_stub(text) => text.clone(),
+        Some(_) => {
+            plan.info(format!(
+                "{} only disables the CRI plugin (a Docker-style stub): it is replaced by `containerd config default`, edited",
+                cfg.config_path
+            ));
+            default_config(host)?
+        }
+        None => default_config(host)?,
+    };
+    let new =
+        containerd_config::edit(&base, &want).map_err(|e| config_error(&cfg.config_path, e))?;
+    let change = plan.update_file(&cfg.config_path, old.as_deref(), new, Mode::KeepOr(0o644));
+    let Some(change) = change else {
+        return Ok(false);
+    };
+    change.summary = format!("{} (kubelet and kubeadm settings)", change.summary);
+    Ok(true)
+}
+
+/// Plans the config file, the registry mirrors' hosts.toml files and crictl's config;
+/// returns whether containerd must restart to read them.
+fn plan_files(ctx: &Context, systemd: bool, plan: &mut Plan) -> Result<bool, StepError> {
+    let host = ctx.host;
+    let cfg = &ctx.profile.containerd;
+    if systemd {
+        // Recorded before each write, cleared once the restart succeeds: a run stopped
+        // in between leaves it owed, and the next run restarts.
+        host.effective_after(&cfg.config_path, &systemctl("restart"));
+    }
+    let mut restart = plan_config_file(ctx, plan)?;
+    for (registry, mirrors) in &cfg.mirrors {
+        let path = format!("{CERTS_DIR}/{registry}/hosts.toml");
+        if systemd {
+            host.effective_after(&path, &systemctl("restart"));
+        }
+        let old = host.read(&path)?;
+        let new = registry_hosts::render(registry, mirrors);
+        restart |= plan
+            .update_file(&path, old.as_deref(), new, Mode::KeepOr(0o644))
+            .is_some();
+    }
+    let old = host.read(CRICTL_FILE)?;
+    let new = crictl::edit(old.as_deref(), &format!("unix://{}", cfg.socket));
+    plan.update_file(CRICTL_FILE, old.as_deref(), new, Mode::KeepOr(0o644));
+    Ok(restart)
+}
+
+/// Plans the restart (or start) and the enable of the service.
+fn plan_service(host: &Host, restart: bool, plan: &mut Plan) -> Result<(), StepError> {
+    let owed = !restart && host.is_pending(&systemctl("restart"));
+    if owed {
+        plan.info(
+            "an earlier run changed containerd's configuration and stopped before restarting it",
+        );
+    }
+    if restart || owed {
+        plan.push(Change::run(
+            "restart containerd (its configuration changed)",
+            systemctl("restart"),
+        ));
+    } else if unit_state(host, "is-active")? != "active" {
+        plan.push(Change::run("start containerd", systemctl("start")));
+    }
+    if unit_state(host, "is-enabled")? != "enabled" {
+        plan.push(Change::run(
+            "enable containerd at boot",
+            systemctl("enable"),
+        ));
+    }
+    Ok(())
+}
+
 impl Step for ContainerdStep {
     fn name(&self) -> &'static str {
         "containerd"
@@ -142,7 +231,6 @@ impl Step for ContainerdStep {
 
     fn plan(&self, ctx: &Context) -> Result<Plan, StepError> {
         let host = ctx.host;
-        let cfg = &ctx.profile.containerd;
         let Some(version) = containerd::version(host)? else {
             return plan_install(ctx);
         };
@@ -152,73 +240,13 @@ impl Step for ContainerdStep {
         {
             plan.warn(warning);
         }
-        let want = desired(ctx, &mut plan)?;
-        let old = host.read(&cfg.config_path)?;
-        let base = match &old {
-            Some(text) if !containerd_config::is_cri_disabled_stub(text) => text.clone(),
-            Some(_) => {
-                plan.info(format!(
-                    "{} only disables the CRI plugin (a Docker-style stub): it is replaced by `containerd config default`, edited",
-                    cfg.config_path
-                ));
-                default_config(host)?
-            }
-            None => default_config(host)?,
-        };
-        let new =
-            containerd_config::edit(&base, &want).map_err(|e| config_error(&cfg.config_path, e))?;
-        let systemctl = |verb: &str| Command::new("systemctl").args([verb, "containerd"]);
         let systemd = host.is_dir("/run/systemd/system");
-        if systemd {
-            // Recorded before each write, cleared once the restart succeeds: a run stopped
-            // in between leaves it owed, and the next run restarts.
-            host.effective_after(&cfg.config_path, &systemctl("restart"));
-        }
-        let mut restart = false;
-        if let Some(change) =
-            plan.update_file(&cfg.config_path, old.as_deref(), new, Mode::KeepOr(0o644))
-        {
-            change.summary = format!("{} (kubelet and kubeadm settings)", change.summary);
-            restart = true;
-        }
-        for (registry, mirrors) in &cfg.mirrors {
-            let path = format!("{CERTS_DIR}/{registry}/hosts.toml");
-            if systemd {
-                host.effective_after(&path, &systemctl("restart"));
-            }
-            let old = host.read(&path)?;
-            let new = registry_hosts::render(registry, mirrors);
-            restart |= plan
-                .update_file(&path, old.as_deref(), new, Mode::KeepOr(0o644))
-                .is_some();
-        }
-        let old = host.read(CRICTL_FILE)?;
-        let new = crictl::edit(old.as_deref(), &format!("unix://{}", cfg.socket));
-        plan.update_file(CRICTL_FILE, old.as_deref(), new, Mode::KeepOr(0o644));
+        let restart = plan_files(ctx, systemd, &mut plan)?;
         if !systemd {
             plan.warn("systemd is not running here: containerd is configured but not restarted or enabled by bootstrap");
             return Ok(plan);
         }
-        if restart {
-            plan.push(Change::run(
-                "restart containerd (its configuration changed)",
-                systemctl("restart"),
-            ));
-        } else if host.is_pending(&systemctl("restart")) {
-            plan.info("an earlier run changed containerd's configuration and stopped before restarting it");
-            plan.push(Change::run(
-                "restart containerd (its configuration changed)",
-                systemctl("restart"),
-            ));
-        } else if unit_state(host, "is-active")? != "active" {
-            plan.push(Change::run("start containerd", systemctl("start")));
-        }
-        if unit_state(host, "is-enabled")? != "enabled" {
-            plan.push(Change::run(
-                "enable containerd at boot",
-                systemctl("enable"),
-            ));
-        }
+        plan_service(host, restart, &mut plan)?;
         Ok(plan)
     }
 

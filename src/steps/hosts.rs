@@ -1,6 +1,7 @@
 //! Step `hosts`: a marked block in /etc/hosts with the profile's entries and this node's
 //! name, and listed names taken off the lines outside it. Touches only `/etc/hosts`.
 
+use super::error::StepsError;
 use crate::engine::{Context, Plan, Step, StepError};
 use crate::formats::hosts::{self, Entry};
 use crate::host::Mode;
@@ -56,7 +57,10 @@ impl Step for HostsStep {
             &entries,
             &ctx.profile.hosts.remove_names,
         )
-        .map_err(|e| StepError::Blocked(format!("{HOSTS_FILE} {e}")))?;
+        .map_err(|source| StepsError::Hosts {
+            path: HOSTS_FILE,
+            source,
+        })?;
         let mut plan = Plan::default();
         let mut removed = edit.removed.clone();
         removed.dedup();

@@ -5,6 +5,7 @@
 
 pub mod cgroup;
 pub mod containerd;
+pub mod error;
 pub mod hosts;
 pub mod kubeadm;
 pub mod modules;

@@ -4,15 +4,16 @@
 //! and kubeadm drop-in, or a local bundle. Refuses downgrades and minor skips unless forced.
 //! kubectl's bash completion is kept in /etc/bash_completion.d/kubectl. The host tools
 //! kubeadm's preflight looks for (conntrack, socat, …) are installed with apt-get for every
-//! method (see `packages::tools::plan_host_tools`).
+//! method (see `packages::host_tools::plan_host_tools`).
 
 use std::collections::BTreeMap;
 
 use crate::engine::{Change, Context, Plan, Step, StepError};
 use crate::host::Mode;
 use crate::packages::artifacts::program_path;
+use crate::packages::error::PackagesError;
 use crate::packages::work::{Completion, completion_command};
-use crate::packages::{COMPLETION, apt, binary, skew, tools};
+use crate::packages::{COMPLETION, apt, binary, host_tools, skew, tools};
 use crate::profile::packages::Method;
 use crate::values::KubeVersion;
 
@@ -101,7 +102,7 @@ fn check_skew(
         .map(|(v, names)| (names.join(", "), v))
         .collect();
     let pairs: Vec<(&str, KubeVersion)> = grouped.iter().map(|(n, v)| (n.as_str(), *v)).collect();
-    for note in skew::check(&pairs, wanted, force).map_err(StepError::Blocked)? {
+    for note in skew::check(&pairs, wanted, force).map_err(PackagesError::from)? {
         plan.warn(note);
     }
     Ok(())
@@ -181,7 +182,7 @@ impl Step for PackagesStep {
         check_skew(&observed.installed, version, packages.force, &mut plan)?;
         let apply = ctx.mode == crate::engine::Mode::Apply;
         let kubeadm_runs = ctx.profile.kubeadm.is_some();
-        tools::plan_host_tools(ctx.host, version, packages, kubeadm_runs, apply, &mut plan)?;
+        host_tools::plan_host_tools(ctx.host, version, packages, kubeadm_runs, apply, &mut plan)?;
         plan_completion(ctx, &kubectl, observed.installs_kubectl, &mut plan)?;
         Ok(plan)
     }

@@ -25,6 +25,7 @@ use crate::preflight::rules::{self, Finding, IPVS_MODULES, Severity};
 use crate::profile::kubeadm::Kubeadm;
 use crate::profile::kubernetes::Kubernetes;
 
+use super::error::StepsError;
 use super::modules::plan_load;
 
 /// The modules-load.d file listing the IPVS modules.
@@ -50,8 +51,9 @@ struct PullImages {
     version: String,
 }
 
-fn blocked(e: impl std::fmt::Display) -> StepError {
-    StepError::Blocked(e.to_string())
+/// A refusal with its message (never another error's text: those are typed).
+fn blocked(message: impl Into<String>) -> StepError {
+    StepError::Blocked(message.into())
 }
 
 /// Turns findings into notes, or into one error listing every blocking finding (apply).
@@ -116,7 +118,7 @@ fn images_config(
         .into_iter()
         .filter(|d| matches!(d, Document::Init(_) | Document::Cluster(_)))
         .collect();
-    to_yaml(&documents).map_err(blocked)
+    Ok(to_yaml(&documents).map_err(StepsError::from)?)
 }
 
 fn plan_images(
@@ -143,7 +145,7 @@ fn plan_images(
     };
     plan.push(Change::work(
         format!(
-            "pull the images of Kubernetes {} from {} (kubeadm config images pull --config {IMAGES_CONFIG})",
+            "pull the images of Kubernetes {} from {} (kubeadm config images pull --config {IMAGES_CONFIG}), then record that configuration in {IMAGES_PULLED}",
             pull.version, pull.repository
         ),
         pull,
@@ -165,10 +167,11 @@ impl Work for PullImages {
             .args(["config", "images", "pull", "--config", IMAGES_CONFIG])
             .timeout(PULL_TIMEOUT);
         let output = ctx.host.run_change(step, &command).map_err(|e| match e {
-            HostError::Failed { .. } => StepError::Blocked(format!(
-                "cannot pull the Kubernetes {} images from {}: a registry problem (check kubernetes.image_repository, containerd's registry mirrors and proxy, and that the node reaches the registry), found before kubeadm ran: {e}",
-                pull.version, pull.repository
-            )),
+            HostError::Failed { .. } => StepError::from(StepsError::Pull {
+                version: pull.version.clone(),
+                repository: pull.repository.clone(),
+                source: e,
+            }),
             other => other.into(),
         })?;
         if loud {

@@ -2,10 +2,22 @@
 
 use crate::engine::StepError;
 use crate::host::HostError;
+use crate::kube::bundle::BundleError;
+use crate::kube::render::RenderError;
+use crate::kube::yaml::YamlError;
 
 /// Why a `kubeadm` change could not be planned or carried out.
 #[derive(Debug, thiserror::Error)]
 pub enum KubeadmError {
+    /// The secrets bundle could not be read.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// The configuration could not be rendered from the profile and the bundle.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// A rendering could not be written as YAML.
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
     /// kubeadm failed; the report is the diagnosis of the node (see `kube::diagnose`).
     #[error("{report}")]
     Diagnosed {

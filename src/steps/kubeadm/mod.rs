@@ -64,8 +64,9 @@ pub const CNI_DIR: &str = "/var/lib/bootstrap/cni";
 /// The `kubeadm` step.
 pub struct KubeadmStep;
 
-fn blocked(e: impl std::fmt::Display) -> StepError {
-    StepError::Blocked(e.to_string())
+/// A refusal with its message (never another error's text: those are typed).
+fn blocked(message: impl Into<String>) -> StepError {
+    StepError::Blocked(message.into())
 }
 
 fn sections<'a>(ctx: &Context<'a>) -> Result<Option<(&'a Kubeadm, &'a Kubernetes)>, StepError> {

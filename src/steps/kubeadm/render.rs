@@ -1,6 +1,7 @@
 //! This node's kubeadm configuration rendered from the profile, and the file changes
 //! that put it (and kube-vip's static pod) in place.
 
+use super::error::KubeadmError;
 #[allow(unused_imports)]
 use super::*;
 
@@ -24,8 +25,8 @@ pub fn render(ctx: &Context) -> Result<Option<Rendered>, StepError> {
     let Some((kubeadm, kubernetes)) = sections(ctx)? else {
         return Ok(None);
     };
-    let secrets =
-        JoinSecrets::resolve(ctx.host, kubeadm, ctx.profile.node.role).map_err(blocked)?;
+    let secrets = JoinSecrets::resolve(ctx.host, kubeadm, ctx.profile.node.role)
+        .map_err(KubeadmError::from)?;
     let mode = kubeadm.mode();
     let inputs = Inputs {
         profile: ctx.profile,
@@ -34,15 +35,15 @@ pub fn render(ctx: &Context) -> Result<Option<Rendered>, StepError> {
         address: ctx.address,
         secrets: &secrets,
     };
-    let documents = inputs.documents().map_err(blocked)?;
-    let yaml = to_yaml(&documents).map_err(blocked)?;
+    let documents = inputs.documents().map_err(KubeadmError::from)?;
+    let yaml = to_yaml(&documents).map_err(KubeadmError::from)?;
     let path = match mode {
         Mode::Init => INIT_CONFIG,
         Mode::Join => JOIN_CONFIG,
     };
     let kubelet_patch = match mode {
         Mode::Init => None,
-        Mode::Join => Some(inputs.kubelet_patch().map_err(blocked)?),
+        Mode::Join => Some(inputs.kubelet_patch().map_err(KubeadmError::from)?),
     };
     Ok(Some(Rendered {
         path,
@@ -80,7 +81,7 @@ pub(super) fn vip_manifest(
     port: u16,
     kubeconfig: &str,
 ) -> Result<String, StepError> {
-    kube_vip::manifest(vip, port, kubeconfig).map_err(blocked)
+    Ok(kube_vip::manifest(vip, port, kubeconfig).map_err(KubeadmError::from)?)
 }
 
 /// Plans the kube-vip manifest (0600, like kubeadm's own manifests) when it differs.

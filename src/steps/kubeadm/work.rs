@@ -183,9 +183,10 @@ pub(super) fn apply_cni(cni: Cni, want: Option<String>) -> Change {
     let pin = want
         .as_ref()
         .map_or(String::new(), |s| format!(", checked against sha256 {s}"));
+    let apply = kubectl(&["apply", "-f", &copy]).display();
     Change::work(
         format!(
-            "apply the {} CNI add-on from {source}{pin} (stored in {copy}, then `kubectl apply -f {copy}`)",
+            "apply the {} CNI add-on from {source}{pin} (stored in {copy}, then `{apply}`)",
             cni.name
         ),
         ApplyCni { cni, want },
