@@ -96,6 +96,13 @@ fn selected_steps(unit: &BTreeMap<(String, String), Vec<String>>) -> BTreeMap<St
 fn the_prep_unit_runs_before_the_kubelet_and_never_runs_kubeadm() {
     let prep = parse_unit("bootstrap.service");
     assert!(units_in(&prep, "Before").contains(&"kubelet.service".to_string()));
+    // At boot the containerd step must see containerd's own start finished, or it counts
+    // "start containerd" as a change on a converged node (seen in the VM tier's reboot).
+    assert!(
+        units_in(&prep, "After").contains(&"containerd.service".to_string()),
+        "bootstrap.service must be After=containerd.service: {:?}",
+        units_in(&prep, "After")
+    );
     let steps = selected_steps(&prep);
     assert_eq!(steps.get("kubeadm"), Some(&false), "{steps:?}");
     for step in [

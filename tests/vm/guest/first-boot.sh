@@ -55,6 +55,12 @@ install_units() {
     install -D -m 0644 /mnt/share/units/10-kubeadm.conf /usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf
     install -m 0755 /mnt/share/standins/kubelet /usr/bin/kubelet
     systemctl daemon-reload
+    # containerd takes 15 s more to start from now on, so that at the next boots the prep
+    # unit's containerd step sees it still starting unless the unit is ordered after it
+    # (the reboot scenario then fails on "start containerd"; seen once by chance).
+    mkdir -p /etc/systemd/system/containerd.service.d
+    printf '[Service]\nExecStartPre=/bin/sleep 15\n' >/etc/systemd/system/containerd.service.d/slow-start.conf
+    systemctl daemon-reload
     systemctl enable bootstrap.service bootstrap-cluster.service kubelet.service
     mkdir -p /var/lib/vm-test
     journal_lines >/var/lib/vm-test/journal-lines
