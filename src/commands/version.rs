@@ -3,7 +3,9 @@
 
 use crate::cli::Output;
 use crate::host::Host;
-use crate::node::facts::versions::program_version;
+use crate::node::facts::versions::{
+    CONTAINERD, CRICTL, KUBEADM, KUBECTL, KUBELET, RUNC, Tool, program_version,
+};
 
 /// The agent's version (Cargo.toml).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -13,21 +15,14 @@ pub const COMMIT: &str = match option_env!("BOOTSTRAP_GIT_COMMIT") {
     None => "unknown",
 };
 
-/// The programs reported, with the arguments that make each print its version.
-const PROGRAMS: [(&str, &[&str]); 6] = [
-    ("kubeadm", &["version", "-o", "short"]),
-    ("kubelet", &["--version"]),
-    ("kubectl", &["version", "--client"]),
-    ("containerd", &["--version"]),
-    ("runc", &["--version"]),
-    ("crictl", &["--version"]),
-];
+/// The programs reported, each asked with its own version arguments.
+const PROGRAMS: [Tool; 6] = [KUBEADM, KUBELET, KUBECTL, CONTAINERD, RUNC, CRICTL];
 
 /// Prints the versions; exit code 0.
 pub fn run(host: &Host, output: Output) -> i32 {
     let found: Vec<(&str, Result<Option<String>, String>)> = PROGRAMS
         .iter()
-        .map(|(name, args)| (*name, program_version(host, name, args)))
+        .map(|tool| (tool.name, program_version(host, *tool)))
         .collect();
     match output {
         Output::Json => {

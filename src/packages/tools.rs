@@ -1,35 +1,14 @@
-//! The programs this step installs and how each reports its version: `kubeadm version -o
-//! short`, `kubelet --version`, `kubectl version --client`, `crictl --version`; and the host
+//! The programs this step installs (how each reports its version is in
+//! [`crate::node::facts::versions`], re-exported here); and the host
 //! tools kubeadm's preflight looks for on `PATH` ([`host_tools`]), with the Debian package
 //! shipping each.
 
 use crate::host::Host;
 use crate::values::KubeVersion;
 
-pub use crate::node::facts::versions::{Probe, Tool, parse_version, probe};
-
-/// kubeadm.
-pub const KUBEADM: Tool = Tool {
-    name: "kubeadm",
-    version_args: &["version", "-o", "short"],
+pub use crate::node::facts::versions::{
+    CRICTL, KUBEADM, KUBECTL, KUBELET, KUBERNETES, Probe, Tool, parse_version, probe,
 };
-/// kubelet.
-pub const KUBELET: Tool = Tool {
-    name: "kubelet",
-    version_args: &["--version"],
-};
-/// kubectl.
-pub const KUBECTL: Tool = Tool {
-    name: "kubectl",
-    version_args: &["version", "--client"],
-};
-/// crictl (cri-tools).
-pub const CRICTL: Tool = Tool {
-    name: "crictl",
-    version_args: &["--version"],
-};
-/// The three Kubernetes binaries, in install order.
-pub const KUBERNETES: [Tool; 3] = [KUBEADM, KUBELET, KUBECTL];
 
 /// How kubeadm's preflight treats a missing host tool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! containerd: its CRI settings, read from the config file the profile names
 //! (`containerd.config_path`), and the installed version (`containerd --version`).
 
-use super::versions;
+use super::versions::{self, CONTAINERD};
 use crate::formats::containerd_config::{self, ConfigError, RuntimeFacts};
 use crate::host::{Command, Host, HostError, RunError};
 
@@ -19,7 +19,8 @@ pub fn config(
 /// The installed containerd version (`1.6.20`, `2.1.4`), or `None` when it is not installed
 /// (no `containerd` on `PATH`, or a wrapper answering 127) or prints no version.
 pub fn version(host: &Host) -> Result<Option<String>, HostError> {
-    let output = match host.run(&Command::new("containerd").arg("--version")) {
+    let command = Command::new(CONTAINERD.name).args(CONTAINERD.version_args.iter().copied());
+    let output = match host.run(&command) {
         Ok(output) => output,
         Err(HostError::Run(RunError::NotFound { .. })) => return Ok(None),
         Err(e) => return Err(e),

@@ -12,7 +12,8 @@
 //! | the cgroup version (v1, v2, hybrid) | [`cgroup::mode`] |
 //! | the swap areas active now | [`swap::active`] |
 //! | kubeadm / kubelet / kubectl / crictl versions of an executable | [`versions::probe`] |
-//! | a program's version found on `PATH` | [`versions::program_version`] |
+//! | a program's version found on `PATH` (`bootstrap version`) | [`versions::program_version`] |
+//! | how each program is asked for its version | [`versions::KUBEADM`] and its siblings |
 //! | the pause image the installed kubeadm expects | [`kubeadm::pause_image`] |
 
 pub mod cgroup;

@@ -16,6 +16,39 @@ pub struct Tool {
     pub version_args: &'static [&'static str],
 }
 
+/// kubeadm.
+pub const KUBEADM: Tool = Tool {
+    name: "kubeadm",
+    version_args: &["version", "-o", "short"],
+};
+/// kubelet.
+pub const KUBELET: Tool = Tool {
+    name: "kubelet",
+    version_args: &["--version"],
+};
+/// kubectl.
+pub const KUBECTL: Tool = Tool {
+    name: "kubectl",
+    version_args: &["version", "--client"],
+};
+/// crictl (cri-tools).
+pub const CRICTL: Tool = Tool {
+    name: "crictl",
+    version_args: &["--version"],
+};
+/// containerd.
+pub const CONTAINERD: Tool = Tool {
+    name: "containerd",
+    version_args: &["--version"],
+};
+/// runc.
+pub const RUNC: Tool = Tool {
+    name: "runc",
+    version_args: &["--version"],
+};
+/// The three Kubernetes binaries, in install order.
+pub const KUBERNETES: [Tool; 3] = [KUBEADM, KUBELET, KUBECTL];
+
 /// What a version probe found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
@@ -96,11 +129,11 @@ pub fn version_word(output: &str) -> Option<String> {
     })
 }
 
-/// The version program `name` (found on `PATH`) reports when run with `args`: `None` when
-/// it is not installed, the reason when it printed no version.
-pub fn program_version(host: &Host, name: &str, args: &[&str]) -> Result<Option<String>, String> {
-    let command = Command::new(name)
-        .args(args.iter().copied())
+/// The version `tool` (found on `PATH`) reports: `None` when it is not installed, the reason
+/// when it printed no version.
+pub fn program_version(host: &Host, tool: Tool) -> Result<Option<String>, String> {
+    let command = Command::new(tool.name)
+        .args(tool.version_args.iter().copied())
         .timeout(std::time::Duration::from_secs(10));
     match host.run(&command) {
         // 127: the shell's "command not found" (a wrapper whose program is absent).
@@ -161,12 +194,8 @@ mod tests {
     fn a_missing_executable_is_missing() {
         let dir = tempfile::tempdir().unwrap();
         let host = Host::new(dir.path().to_path_buf());
-        let tool = Tool {
-            name: "kubeadm",
-            version_args: &["version", "-o", "short"],
-        };
         assert_eq!(
-            probe(&host, tool, &dir.path().join("usr/bin/kubeadm")).unwrap(),
+            probe(&host, KUBEADM, &dir.path().join("usr/bin/kubeadm")).unwrap(),
             Probe::Missing
         );
     }
