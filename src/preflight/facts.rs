@@ -113,12 +113,7 @@ pub fn collect(
         .collect();
     let ports = checked_ports(control_plane, kubeadm.bind_port);
     let socket = &profile.containerd.socket;
-    let runtime = host.run(&Command::new("ctr").args(["--address", socket, "version"]));
-    let runtime_error = match runtime {
-        Ok(o) if o.success() => None,
-        Ok(o) => Some(o.tail(2)),
-        Err(e) => Some(e.to_string()),
-    };
+    let runtime_error = crate::node::facts::containerd::answers(host, socket).err();
     let kubelet_unit = KUBELET_UNITS.iter().any(|p| host.exists(p));
     let name = &profile.node.name;
     Ok(Facts {

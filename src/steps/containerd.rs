@@ -255,20 +255,11 @@ impl Step for ContainerdStep {
         let host = ctx.host;
         let cfg = &ctx.profile.containerd;
         if host.is_dir("/run/systemd/system") {
-            let ping = Command::new("ctr").args(["--address", &cfg.socket, "version"]);
             let mut last = String::new();
             let up = host.wait_until(SOCKET_WAIT, Duration::from_millis(500), || {
-                match host.run(&ping) {
-                    Ok(out) if out.success() => true,
-                    Ok(out) => {
-                        last = out.tail(2);
-                        false
-                    }
-                    Err(e) => {
-                        last = e.to_string();
-                        false
-                    }
-                }
+                containerd::answers(host, &cfg.socket)
+                    .map_err(|why| last = why)
+                    .is_ok()
             });
             if !up {
                 return Err(StepError::Verify(format!(

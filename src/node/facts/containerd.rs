@@ -1,5 +1,6 @@
 //! containerd: its CRI settings, read from the config file the profile names
-//! (`containerd.config_path`), and the installed version (`containerd --version`).
+//! (`containerd.config_path`), whether it answers on the profile's socket, and the
+//! installed version (`containerd --version`).
 
 use super::versions::{self, CONTAINERD};
 use crate::formats::containerd_config::{self, ConfigError, RuntimeFacts};
@@ -14,6 +15,16 @@ pub fn config(
     path: &str,
 ) -> Result<Option<Result<RuntimeFacts, ConfigError>>, HostError> {
     Ok(host.read(path)?.map(|text| containerd_config::facts(&text)))
+}
+
+/// Whether containerd answers on its socket (`ctr --address SOCKET version`, read-only):
+/// `Err` with why not (the command's last lines, or why it could not run).
+pub fn answers(host: &Host, socket: &str) -> Result<(), String> {
+    match host.run(&Command::new("ctr").args(["--address", socket, "version"])) {
+        Ok(out) if out.success() => Ok(()),
+        Ok(out) => Err(out.tail(2)),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// The installed containerd version (`1.6.20`, `2.1.4`), or `None` when it is not installed
