@@ -415,3 +415,43 @@ fn a_replan_that_plans_another_replan_point_fails_there() {
         "cannot plan `configure (planned once installed)` even after the earlier changes were made"
     );
 }
+
+/// Plans one kernel parameter change at a /proc/sys path.
+struct Param(&'static str);
+
+impl Step for Param {
+    fn name(&self) -> &'static str {
+        "sysctl"
+    }
+
+    fn plan(&self, _ctx: &Context) -> Result<Plan, StepError> {
+        let mut plan = Plan::default();
+        let path = format!("/proc/sys/{}", self.0.replace('.', "/"));
+        plan.push(Change::kernel_param(self.0, path, None, "1"));
+        Ok(plan)
+    }
+}
+
+#[test]
+fn a_kernel_parameter_without_its_proc_file_is_refused_by_its_action_and_nothing_written() {
+    let w = World::new(&[]);
+    let steps: Vec<Box<dyn Step>> = vec![Box::new(Param("net.bridge.bridge-nf-call-iptables"))];
+    let w = World { steps, ..w };
+    let (summary, rec) = w.run(Mode::Apply, &all());
+    assert_eq!(summary.exit_code, 1);
+    assert_eq!(
+        rec.lines("change"),
+        [
+            "sysctl:set net.bridge.bridge-nf-call-iptables = 1 (not present yet: appears once its module is loaded):failed"
+        ]
+    );
+    let finished = rec.0.iter().find(|e| e["event"] == "step_finished");
+    let reason = finished.unwrap()["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(
+            "cannot set /proc/sys/net/bridge/bridge-nf-call-iptables: it does not exist."
+        ) && reason.contains("needs br_netfilter"),
+        "{reason}"
+    );
+    assert!(!w.dir.path().join("proc").exists(), "nothing was written");
+}
