@@ -196,7 +196,7 @@ fn plan_units(host: &Host, packages: &Packages, plan: &mut Plan) -> Result<(), S
         ));
     }
     let owed = host.is_pending(&crate::host::daemon_reload());
-    if (plan.changes.len() > before || owed) && host.is_dir("/run/systemd/system") {
+    if (plan.changes.len() > before || owed) && crate::node::facts::systemd::is_init(host) {
         plan.push(Change::run(
             "reload systemd units",
             crate::host::daemon_reload(),

@@ -113,7 +113,7 @@ impl Step for CgroupStep {
             .unwrap_or_default();
         let mut plan = Plan::default();
         let mode = cgroup::mode(host)?;
-        let systemd_init = host.is_dir("/run/systemd/system");
+        let systemd_init = crate::node::facts::systemd::is_init(host);
         plan.info(format!(
             "{}; {}; kubelet cgroup driver {}",
             mode.describe(),

@@ -240,7 +240,7 @@ impl Step for ContainerdStep {
         {
             plan.warn(warning);
         }
-        let systemd = host.is_dir("/run/systemd/system");
+        let systemd = crate::node::facts::systemd::is_init(host);
         let restart = plan_files(ctx, systemd, &mut plan)?;
         if !systemd {
             plan.warn("systemd is not running here: containerd is configured but not restarted or enabled by bootstrap");
@@ -254,7 +254,7 @@ impl Step for ContainerdStep {
         expect_converged(self, ctx)?;
         let host = ctx.host;
         let cfg = &ctx.profile.containerd;
-        if host.is_dir("/run/systemd/system") {
+        if crate::node::facts::systemd::is_init(host) {
             let mut last = String::new();
             let up = host.wait_until(SOCKET_WAIT, Duration::from_millis(500), || {
                 containerd::answers(host, &cfg.socket)

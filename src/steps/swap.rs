@@ -141,7 +141,7 @@ impl Step for SwapStep {
                 plan.push(change);
             }
         }
-        if host.is_dir("/run/systemd/system") {
+        if crate::node::facts::systemd::is_init(host) {
             plan_boot_units(host, &mut plan)?;
         } else {
             plan.info("systemd is not running here: swap units were not checked");

@@ -15,12 +15,15 @@
 //! | a program's version found on `PATH` (`bootstrap version`) | [`versions::program_version`] |
 //! | how each program is asked for its version | [`versions::KUBEADM`] and its siblings |
 //! | the pause image the installed kubeadm expects | [`kubeadm::pause_image`] |
+//! | whether systemd is the init system | [`systemd::is_init`] |
+//! | whether containerd answers on its socket | [`containerd::answers`] |
 
 pub mod cgroup;
 pub mod containerd;
 pub mod kubeadm;
 pub mod kubelet;
 pub mod swap;
+pub mod systemd;
 pub mod versions;
 
 #[cfg(test)]
