@@ -131,15 +131,15 @@ fn the_cloud_init_example_carries_a_valid_profile_and_runs_the_binary_it_install
     );
     let install = runcmd[..apply]
         .iter()
-        .find(|c| c.contains(&format!("-o {binary} ")) || c.contains(&format!("-fsSLo {binary} ")))
-        .unwrap_or_else(|| panic!("no runcmd entry before apply writes {binary}"));
+        .find(|c| c.contains(&format!(" {binary}.download {binary};")))
+        .unwrap_or_else(|| panic!("no runcmd entry before apply moves a checked file to {binary}"));
     assert!(
         text.lines()
             .any(|l| l.contains("# bootstrap-binary") && l.contains(install)),
         "the install entry is the line the VM tier swaps"
     );
     assert!(
-        install.contains(&format!("chmod 0755 {binary}")),
+        install.contains(&format!("chmod 0755 {binary}.download")),
         "{install}"
     );
 }
