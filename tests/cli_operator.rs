@@ -723,3 +723,258 @@ fn the_vagrantfile_is_valid_ruby() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The `bootstrap-binary` runcmd entry of a user-data file, as cloud-init writes it into its
+/// `#!/bin/sh` script (one line per entry, no `set -e`).
+fn binary_entry(file: &str) -> String {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/cloud-init")
+            .join(file),
+    )
+    .unwrap();
+    let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    doc["runcmd"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str())
+        .find(|c| c.contains("sha256sum -c"))
+        .unwrap_or_else(|| panic!("{file}: no runcmd entry checks a sha256"))
+        .to_string()
+}
+
+#[test]
+fn the_cloud_init_download_fails_closed_with_the_real_curl_and_sha256sum() {
+    let server = common::server::Server::start();
+    let release = b"\x7fELF a release build\n".to_vec();
+    server.put("/bootstrap", release.clone());
+    let digest = common::release::sha256(&release);
+    for file in ["user-data.yaml", "user-data-cluster.yaml"] {
+        let entry = binary_entry(file);
+        let url = entry.split('"').nth(1).unwrap().to_string();
+        let pinned = entry
+            .split('"')
+            .nth(3)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_string();
+        assert_eq!(pinned.len(), 64, "{file}: a sha256 is pinned");
+        // (pinned sha256, what is served, an older binary already there) -> installed bytes
+        let cases: [(&str, &str, bool, Option<&[u8]>); 4] = [
+            ("matching digest", &digest, false, Some(&release)),
+            ("wrong digest", &pinned, false, None),
+            (
+                "wrong digest over an older binary",
+                &pinned,
+                true,
+                Some(b"old\n"),
+            ),
+            ("download fails", &digest, false, None),
+        ];
+        for (case, sum, old, expected) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let bin = format!("{}/", dir.path().display());
+            let target = dir.path().join("bootstrap");
+            if old {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::write(&target, b"old\n").unwrap();
+                std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            let served = if case == "download fails" {
+                format!("{}/missing", server.url())
+            } else {
+                format!("{}/bootstrap", server.url())
+            };
+            let script = format!(
+                "#!/bin/sh\n{}\ntest -x {bin}bootstrap && echo RAN\n",
+                entry
+                    .replace(&url, &served)
+                    .replace(&pinned, sum)
+                    .replace("/usr/local/bin/", &bin)
+            );
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&script)
+                .output()
+                .expect("sh runs");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let got = std::fs::read(&target).ok();
+            assert_eq!(got.as_deref(), expected, "{file}, {case}: {script}");
+            assert!(
+                !dir.path().join("bootstrap.download").exists(),
+                "{file}, {case}: the unverified download is removed"
+            );
+            assert_eq!(
+                stdout.contains("RAN"),
+                expected.is_some() && (case == "matching digest" || old),
+                "{file}, {case}: {stdout}"
+            );
+        }
+    }
+}
+
+/// Every table path of a JSON object (`""` for the top level), with its keys.
+fn tables(value: &serde_json::Value, path: &str, out: &mut Vec<(String, Vec<String>)>) {
+    let Some(object) = value.as_object() else {
+        return;
+    };
+    out.push((path.to_string(), object.keys().cloned().collect()));
+    for (key, child) in object {
+        let child_path = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        tables(child, &child_path, out);
+    }
+}
+
+/// The keys serde accepts in each table of the profile schema, read from the profile's own
+/// `deny_unknown_fields` answer to an unknown key put in every table of `shown` (tables that
+/// are maps, such as `[sysctl]`, answer otherwise and are left out).
+fn schema(sb: &Sandbox, shown: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut doc: toml_edit::DocumentMut = shown.parse().unwrap();
+    let mut found = Vec::new();
+    let value: serde_json::Value = toml::from_str(shown).unwrap();
+    tables(&value, "", &mut found);
+    for (path, _) in &found {
+        let mut table: &mut dyn toml_edit::TableLike = doc.as_table_mut();
+        for seg in path.split('.').filter(|s| !s.is_empty()) {
+            table = table
+                .get_mut(seg)
+                .and_then(toml_edit::Item::as_table_like_mut)
+                .unwrap_or_else(|| panic!("{path} is a table"));
+        }
+        table.insert("zz_probe", toml_edit::value(1));
+    }
+    let probed = sb.profile("probe.toml", &doc.to_string());
+    let out = sb.run(&[
+        "--output",
+        "json",
+        "profile",
+        "validate",
+        "-p",
+        probed.to_str().unwrap(),
+    ]);
+    let error: serde_json::Value =
+        serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    let mut schema = std::collections::BTreeMap::new();
+    for d in error["diagnostics"].as_array().unwrap() {
+        let key = d["key"].as_str().unwrap_or("");
+        let Some(table) = key.strip_suffix("zz_probe") else {
+            continue;
+        };
+        let Some(fields) = d["expected"]
+            .as_str()
+            .and_then(|e| e.strip_prefix("one of: "))
+        else {
+            continue;
+        };
+        schema.insert(
+            table.trim_end_matches('.').to_string(),
+            fields.split(", ").map(str::to_string).collect(),
+        );
+    }
+    schema
+}
+
+#[test]
+fn profile_show_carries_every_key_of_the_schema_and_round_trips() {
+    let sb = Sandbox::new();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+    // The schema, from a profile with every optional table present.
+    let full = std::fs::read_to_string(dir.join("ha-cp-1.toml")).unwrap()
+        + "[containerd.mirrors]\n\"docker.io\" = [\"https://mirror.example\"]\n";
+    let full = sb.profile("full.toml", &full);
+    let shown_full = sb
+        .run(&["profile", "show", "-p", full.to_str().unwrap()])
+        .stdout;
+    let schema = schema(&sb, &shown_full);
+    for table in [
+        "",
+        "node",
+        "containerd",
+        "packages",
+        "kubeadm",
+        "kubeadm.secrets",
+        "kubeadm.kube_vip",
+        "kubeadm.cni",
+        "kubeadm.extra_args",
+        "kubeadm.discovery",
+    ] {
+        assert!(
+            schema.contains_key(table),
+            "probe found [{table}]: {schema:?}"
+        );
+    }
+    let mut profiles: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    profiles.push(sb.profile("min.toml", "[node]\nname = \"n\"\nrole = \"worker\"\n"));
+    profiles.push(full);
+    for path in profiles {
+        let p = path.to_str().unwrap();
+        let out = sb.run(&["--output", "json", "profile", "show", "-p", p]);
+        assert_eq!(out.code, 0, "{p}: {}", out.stderr);
+        let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let human = sb.run(&["profile", "show", "-p", p]).stdout;
+        // The human TOML carries the same values as the JSON, and every note as a comment.
+        let values: serde_json::Value = toml::from_str(&human).unwrap();
+        assert_eq!(values, json["profile"], "{p}");
+        let notes = json["notes"].as_array().unwrap();
+        for note in notes {
+            let key = note["key"].as_str().unwrap();
+            assert!(
+                human.lines().any(|l| l.starts_with("# ")
+                    && (l.contains(&format!("{key} =")) || l.contains(&format!("{key}:")))),
+                "{p}: note {note} shown in\n{human}"
+            );
+        }
+        // Every schema key of every table shown is a value or a note.
+        let mut shown = Vec::new();
+        tables(&json["profile"], "", &mut shown);
+        for (table, keys) in shown {
+            let Some(fields) = schema.get(&table) else {
+                continue;
+            };
+            for field in fields {
+                let noted = notes.iter().any(|n| {
+                    let t = n["table"].as_str().unwrap();
+                    (t == table && n["key"] == field.as_str())
+                        || t == format!(
+                            "{}{field}",
+                            if table.is_empty() {
+                                String::new()
+                            } else {
+                                format!("{table}.")
+                            }
+                        )
+                });
+                assert!(
+                    keys.contains(field) || noted,
+                    "{p}: [{table}] {field} is neither shown nor noted\n{human}"
+                );
+            }
+        }
+        // Fed back, the shown profile is the same effective profile.
+        let again = sb.profile("again.toml", &human);
+        let reshown = sb.run(&[
+            "--output",
+            "json",
+            "profile",
+            "show",
+            "-p",
+            again.to_str().unwrap(),
+        ]);
+        assert_eq!(reshown.code, 0, "{p}: {}", reshown.stderr);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&reshown.stdout).unwrap(),
+            json,
+            "{p}"
+        );
+    }
+}
