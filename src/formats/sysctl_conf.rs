@@ -42,6 +42,15 @@ pub fn proc_path(key: &str) -> String {
     swap_separators(&normalize_key(key))
 }
 
+/// Whether every part of the key's /proc/sys path is a name: not empty, `.` or `..` (a
+/// key like `net/../../etc/passwd`, or its dotted spelling `net.//.//etc.passwd`, would
+/// otherwise name a file outside /proc/sys).
+pub fn stays_in_proc_sys(key: &str) -> bool {
+    proc_path(key)
+        .split('/')
+        .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
 /// Normalises a value as the kernel prints it: runs of whitespace become one space.
 pub fn normalize_value(value: &str) -> String {
     value.split_whitespace().collect::<Vec<_>>().join(" ")

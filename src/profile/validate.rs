@@ -184,7 +184,8 @@ fn check_kernel(profile: &Profile, out: &mut Vec<Diagnostic>) {
             && !key.contains("..")
             && key
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c));
+                .all(|c| c.is_ascii_alphanumeric() || "._-/:@".contains(c))
+            && crate::formats::sysctl_conf::stays_in_proc_sys(key);
         if !valid_key {
             out.push(
                 Diagnostic::at(path.clone(), format!("invalid sysctl key `{key}`"))

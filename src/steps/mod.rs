@@ -13,6 +13,7 @@ pub mod packages;
 pub mod preflight;
 pub mod swap;
 pub mod sysctl;
+pub mod sysctl_typos;
 
 use crate::engine::Step;
 

@@ -2,7 +2,8 @@
 //! file in /etc/sysctl.d; warns when a later-sorting file would override ours at boot.
 //! Runs after `modules`: the bridge keys exist only once br_netfilter is loaded.
 
-use crate::engine::{Change, Context, Plan, Step, StepError};
+use super::sysctl_typos;
+use crate::engine::{Change, Context, Mode as RunMode, Plan, Step, StepError};
 use crate::formats::sysctl_conf::{self, normalize_value, proc_path};
 use crate::host::{Host, HostError, Mode};
 
@@ -100,14 +101,36 @@ pub fn overrides(
     Ok((found, notes))
 }
 
+/// The profile's settings the kernel has (or will have once a listed module loads). The
+/// others are left out with a did-you-mean: warnings in plan and check, an error in apply
+/// (nothing later can make a misspelt parameter exist).
+fn known_settings(ctx: &Context, plan: &mut Plan) -> Result<Vec<(String, String)>, StepError> {
+    let settings = &ctx.profile.sysctl.settings;
+    let keys: Vec<&str> = settings.iter().map(|(k, _)| k.as_str()).collect();
+    let unknown = sysctl_typos::unknown_keys(ctx.host, &keys, &ctx.profile.modules.load)?;
+    let messages: Vec<String> = unknown.iter().map(sysctl_typos::Unknown::message).collect();
+    if !unknown.is_empty() && ctx.mode == RunMode::Apply {
+        return Err(StepError::Blocked(format!(
+            "{}; nothing was written by this step: fix the profile's [sysctl]",
+            messages.join("; ")
+        )));
+    }
+    messages.into_iter().for_each(|m| plan.warn(m));
+    Ok(settings
+        .iter()
+        .filter(|(k, _)| !unknown.iter().any(|u| u.key == *k))
+        .cloned()
+        .collect())
+}
+
 impl Step for SysctlStep {
     fn name(&self) -> &'static str {
         "sysctl"
     }
 
     fn plan(&self, ctx: &Context) -> Result<Plan, StepError> {
-        let wanted = &ctx.profile.sysctl.settings;
         let mut plan = Plan::default();
+        let wanted = &known_settings(ctx, &mut plan)?;
         let old = ctx.host.read(SYSCTL_FILE)?;
         let new = sysctl_conf::render(HEADER, wanted);
         plan.update_file(SYSCTL_FILE, old.as_deref(), new, Mode::KeepOr(0o644));
