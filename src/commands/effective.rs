@@ -43,7 +43,7 @@ pub fn effective(profile: &Profile) -> (Profile, Vec<Note>) {
     }
     let socket = p.containerd.socket.clone();
     let address = match &p.node.address {
-        AddressSource::Literal(ip) => Some(ip.clone()),
+        AddressSource::Literal(ip) => Some(*ip),
         _ => None,
     };
     match p.kubeadm.as_mut() {
@@ -226,6 +226,19 @@ fn kubeadm(
             "follows containerd.socket",
         );
     }
+    list_notes(k, notes);
+    nested_notes(k, notes);
+    if k.cni.is_none() {
+        notes.unset(t, "cni", "no pod network add-on is applied");
+    }
+    if k.kube_vip.is_none() {
+        notes.unset(t, "kube_vip", "no kube-vip static pod");
+    }
+}
+
+/// Notes for `[kubeadm]`'s lists and tables left empty.
+fn list_notes(k: &Kubeadm, notes: &mut Notes) {
+    let t = "kubeadm";
     if k.cert_sans.is_empty() {
         notes.unset(t, "cert_sans", "kubeadm's own names and addresses only");
     }
@@ -249,13 +262,6 @@ fn kubeadm(
             notes.unset("kubeadm.extra_args", name, meaning);
         }
     }
-    nested_notes(k, notes);
-    if k.cni.is_none() {
-        notes.unset(t, "cni", "no pod network add-on is applied");
-    }
-    if k.kube_vip.is_none() {
-        notes.unset(t, "kube_vip", "no kube-vip static pod");
-    }
 }
 
 /// Notes for `[kubeadm.secrets]` and `[kubeadm.cni]`.
@@ -263,18 +269,34 @@ fn nested_notes(k: &Kubeadm, notes: &mut Notes) {
     let s = &k.secrets;
     let t = "kubeadm.secrets";
     let unset = [
-        ("bundle", s.bundle.is_none()),
-        ("token", s.token.is_none()),
-        ("ca_cert_hash", s.ca_cert_hash.is_none()),
-        ("certificate_key", s.certificate_key.is_none()),
-        ("join_command", s.join_command.is_none()),
+        (
+            "bundle",
+            s.bundle.is_none(),
+            "secrets come from the keys below (or init makes them)",
+        ),
+        (
+            "token",
+            s.token.is_none(),
+            "from the bundle or the join command when given; init makes one",
+        ),
+        (
+            "ca_cert_hash",
+            s.ca_cert_hash.is_none(),
+            "from the bundle or the join command when given",
+        ),
+        (
+            "certificate_key",
+            s.certificate_key.is_none(),
+            "from the bundle when given; only control planes use it",
+        ),
+        (
+            "join_command",
+            s.join_command.is_none(),
+            "a join uses control_plane_endpoint with the token and CA hash",
+        ),
     ];
-    for (key, _) in unset.iter().filter(|(_, none)| *none) {
-        notes.unset(
-            t,
-            key,
-            "taken from the other secrets keys, or generated at init",
-        );
+    for (key, _, meaning) in unset.iter().filter(|(_, none, _)| *none) {
+        notes.unset(t, key, meaning);
     }
     if let Some(cni) = &k.cni {
         for (key, none) in [
