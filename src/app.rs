@@ -81,7 +81,25 @@ fn host(cli: &Cli) -> Host {
         .filter(|_| cli.root != Path::new("/"))
         .and_then(|spec| crate::host::Disk::parse(&spec))
         .unwrap_or_default();
-    Host::with_disk(cli.root.clone(), disk)
+    Host::with_disk(cli.root.clone(), disk).with_progress(progress(cli))
+}
+
+/// How waits report progress: a line on stderr unless `--quiet` (ANSI only on a terminal
+/// and without `NO_COLOR`), and `progress` events on stdout with `--output json`. Under a
+/// sandbox root, `BOOTSTRAP_TEST_PROGRESS_EVERY` shortens the interval for the tests.
+fn progress(cli: &Cli) -> crate::host::progress::Progress {
+    use crate::host::progress::{EVERY, Progress, Style};
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let style = Style {
+        human: (!cli.quiet).then(|| std::io::stderr().is_terminal() && !no_color),
+        json: cli.output == Output::Json,
+    };
+    let every = std::env::var(crate::host::progress::EVERY_VAR)
+        .ok()
+        .filter(|_| cli.root != Path::new("/"))
+        .and_then(|v| humantime::parse_duration(&v).ok())
+        .unwrap_or(EVERY);
+    Progress::new(style, every)
 }
 
 /// Loads a profile; an invalid one is reported with every problem (as data in JSON).

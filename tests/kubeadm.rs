@@ -1493,3 +1493,95 @@ fn diagnosis_reads_containerd_config_where_the_profile_says() {
     );
     assert!(why.contains("of /etc/containerd/custom.toml"), "{why}");
 }
+
+#[test]
+fn a_long_ready_wait_says_what_it_waits_for_with_elapsed_time_and_deadline() {
+    let cluster = tempfile::tempdir().unwrap();
+    let mut node = Node::new(cluster.path());
+    // The interval shortened for the test (honoured only under a sandbox root).
+    node.env
+        .push(("BOOTSTRAP_TEST_PROGRESS_EVERY".into(), "300ms".into()));
+    node.env.push(("NO_COLOR".into(), String::new()));
+    generate_bundle(&node);
+    let text = SINGLE.replace("[kubeadm]\n", "[kubeadm]\nready_timeout = \"3s\"\n");
+    let profile = node.sb.profile("single.toml", &text);
+    node.sb.write("/.standin/node-ready", "False");
+    let out = node.apply(&profile, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    // JSON: progress events on stdout, between the other events.
+    let events: Vec<serde_json::Value> = out
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "progress")
+        .collect();
+    assert!(
+        events.len() >= 4,
+        "about one per 300 ms of a 3 s wait: {events:?}"
+    );
+    for e in &events {
+        assert_eq!(e["setting"], "kubeadm.ready_timeout", "{e}");
+        assert_eq!(e["deadline_s"], 3, "{e}");
+        let what = e["waiting_for"].as_str().unwrap();
+        assert!(
+            what.starts_with("node k8s-single to be Ready (last: Ready=False"),
+            "{what}"
+        );
+    }
+    let elapsed: Vec<u64> = events
+        .iter()
+        .map(|e| e["elapsed_s"].as_u64().unwrap())
+        .collect();
+    assert!(
+        elapsed.windows(2).all(|w| w[0] <= w[1]) && elapsed[0] <= 1,
+        "{elapsed:?}"
+    );
+    // For people: the same on stderr, without ANSI escapes (not a terminal).
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("waiting for node k8s-single to be Ready"))
+        .collect();
+    assert_eq!(lines.len(), events.len(), "{}", out.stderr);
+    assert!(
+        lines[0]
+            .starts_with("bootstrap: waiting for node k8s-single to be Ready (last: Ready=False"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].ends_with("of up to 3s waited (kubeadm.ready_timeout)"),
+        "{}",
+        lines[0]
+    );
+    assert!(!out.stderr.contains('\x1b'), "{}", out.stderr);
+}
+
+#[test]
+fn a_join_retrying_discovery_says_so_with_its_deadline() {
+    let cluster = tempfile::tempdir().unwrap();
+    let cp = Node::new(cluster.path());
+    generate_bundle(&cp);
+    let mut worker = Node::new(cluster.path());
+    worker
+        .env
+        .push(("BOOTSTRAP_TEST_PROGRESS_EVERY".into(), "300ms".into()));
+    copy_bundle(&cp, &worker, &["token", "ca-cert-hash"]);
+    // No control plane answers: discovery fails every time; pauses 0.3, 0.6, 1.2 s.
+    let profile = edited_example(
+        &worker,
+        "cluster-worker-1.toml",
+        &[("attempts = 40", "attempts = 4"), ("\"2s\"", "\"300ms\"")],
+    );
+    let out = worker.apply(&profile, &[]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("waiting for the API server to answer kubeadm join's discovery"))
+        .collect();
+    assert!(lines.len() >= 2, "{}", out.stderr);
+    assert!(
+        lines.iter().all(|l| l.contains("(kubeadm.discovery)")),
+        "{lines:?}"
+    );
+}

@@ -713,3 +713,56 @@ fn a_packaged_kubeadm_beside_the_managed_one_is_reported_and_counts_for_skew() {
         out.notes("warning")
     );
 }
+
+/// A slow download says how far it is, with the stall limit that bounds it, while it lasts.
+#[test]
+fn a_slow_download_reports_its_progress() {
+    let sb = Sandbox::new();
+    let (server, _) = server_with_release();
+    let kubelet = kube_path("1.31.4", "kubelet");
+    // A bigger kubelet (still the same program), served at 2 kB/s: about 3 s.
+    let body = format!("{}# {}\n", fake_program("1.31.4"), "x".repeat(6_000));
+    server.put(&kubelet, body.clone());
+    server.put(
+        &format!("{kubelet}.sha256"),
+        release::sha256(body.as_bytes()),
+    );
+    server.fail_always(&kubelet, Fault::Throttle(2_000));
+    let out = apply_with_env(
+        &sb,
+        &binary_profile(&server, "1.31.4", ""),
+        &[("BOOTSTRAP_TEST_PROGRESS_EVERY", "500ms")],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(sb.read("/usr/local/bin/kubelet"), body);
+    let events: Vec<serde_json::Value> = out
+        .events()
+        .into_iter()
+        .filter(|e| {
+            e["event"] == "progress"
+                && e["waiting_for"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("download kubelet: ")
+        })
+        .collect();
+    assert!(events.len() >= 2, "{}", out.stdout);
+    assert!(
+        events
+            .iter()
+            .all(|e| e["deadline_kind"] == "stall" && e["deadline_s"] == 60),
+        "{events:?}"
+    );
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("waiting for download kubelet: "))
+        .collect();
+    assert_eq!(lines.len(), events.len(), "{}", out.stderr);
+    assert!(
+        lines[0].contains(" of 6.")
+            && lines[0].ends_with("gives up after 1m without progress (the download stall limit)"),
+        "{}",
+        lines[0]
+    );
+}

@@ -48,8 +48,14 @@ fn restrict(file: &File) -> std::io::Result<()> {
     file.set_permissions(std::fs::Permissions::from_mode(0o600))
 }
 
-/// Takes the lock at `path` (never through a symlink), retrying until `wait` has passed.
-pub fn acquire(path: &Path, wait: Duration, pid: u32) -> Result<NodeLock, LockError> {
+/// Takes the lock at `path` (never through a symlink), retrying until `wait` has passed and
+/// calling `report` with the holder's pid at every retry.
+pub fn acquire(
+    path: &Path,
+    wait: Duration,
+    pid: u32,
+    mut report: impl FnMut(&str),
+) -> Result<NodeLock, LockError> {
     let io = |source| LockError::Io {
         path: path.display().to_string(),
         source,
@@ -75,15 +81,21 @@ pub fn acquire(path: &Path, wait: Duration, pid: u32) -> Result<NodeLock, LockEr
             }
             Err((returned, _)) => {
                 file = returned;
+                let mut holder = String::new();
+                let _ = file
+                    .rewind()
+                    .and_then(|()| file.read_to_string(&mut holder));
+                let holder = match holder.trim() {
+                    "" => "unknown".to_string(),
+                    pid => pid.to_string(),
+                };
                 if Instant::now() >= deadline {
-                    let mut holder = String::new();
-                    let _ = file.read_to_string(&mut holder);
-                    let holder = holder.trim();
                     return Err(LockError::Held {
                         path: path.display().to_string(),
-                        holder: if holder.is_empty() { "unknown" } else { holder }.to_string(),
+                        holder,
                     });
                 }
+                report(&holder);
                 std::thread::sleep(Duration::from_millis(200));
             }
         }
@@ -101,10 +113,10 @@ mod tests {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, "").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let _first = acquire(&path, Duration::ZERO, 4242).unwrap();
+        let _first = acquire(&path, Duration::ZERO, 4242, |_| {}).unwrap();
         use std::os::unix::fs::MetadataExt;
         assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
-        let err = acquire(&path, Duration::ZERO, 1).unwrap_err();
+        let err = acquire(&path, Duration::ZERO, 1, |_| {}).unwrap_err();
         assert!(err.to_string().contains("pid 4242"), "{err}");
     }
 
@@ -115,7 +127,7 @@ mod tests {
         std::fs::write(&outside, "keep").unwrap();
         let path = dir.path().join("bootstrap.lock");
         std::os::unix::fs::symlink(&outside, &path).unwrap();
-        assert!(acquire(&path, Duration::ZERO, 1).is_err());
+        assert!(acquire(&path, Duration::ZERO, 1, |_| {}).is_err());
         assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep");
     }
 }

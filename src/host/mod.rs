@@ -13,6 +13,7 @@ mod owned;
 mod paths;
 mod pending;
 mod programs;
+pub mod progress;
 mod redact;
 mod resolve;
 mod signals;
@@ -44,6 +45,8 @@ pub struct Host {
     unjournaled: Mutex<Vec<String>>,
     /// Node paths whose change takes effect only after a command (see `pending`).
     triggers: Mutex<Vec<(String, Vec<String>)>>,
+    /// Reports waits (and holds the clock they sleep on).
+    progress: std::sync::Arc<progress::Progress>,
 }
 
 /// What can go wrong touching the node.
@@ -119,7 +122,24 @@ impl Host {
             disk,
             unjournaled: Mutex::new(Vec::new()),
             triggers: Mutex::new(Vec::new()),
+            progress: std::sync::Arc::default(),
         }
+    }
+
+    /// This host, reporting its waits through `progress`.
+    pub fn with_progress(mut self, progress: progress::Progress) -> Self {
+        self.progress = std::sync::Arc::new(progress);
+        self
+    }
+
+    /// Reports waits: every wait that can last goes through it (see [`progress`]).
+    pub fn progress(&self) -> &progress::Progress {
+        &self.progress
+    }
+
+    /// The same reporter, for work that runs on other threads (downloads).
+    pub fn progress_handle(&self) -> std::sync::Arc<progress::Progress> {
+        self.progress.clone()
     }
 
     /// The root directory every node path resolves under.
@@ -147,7 +167,13 @@ impl Host {
         if let Some(dir) = path.parent() {
             self.make_dirs(dir, files::DIR_MODE)?;
         }
-        Ok(lock::acquire(&path, wait, std::process::id())?)
+        let mut waiting = self.progress.start("--lock-wait", wait).after_grace();
+        let report = |holder: &str| {
+            waiting.tick(&format!(
+                "the node lock {LOCK_FILE}, held by process {holder} (another bootstrap run)"
+            ));
+        };
+        Ok(lock::acquire(&path, wait, std::process::id(), report)?)
     }
 
     /// Registers a secret: from now on it is redacted from every command line, output,
@@ -164,7 +190,7 @@ impl Host {
     /// Waits `duration`: the pause between retries of an operation that waits for another
     /// node (a join waiting for the API server, a wait for the node to be Ready).
     pub fn sleep(&self, duration: Duration) {
-        std::thread::sleep(duration);
+        self.progress.clock().sleep(duration);
     }
 
     /// The node's clock: seconds since the Unix epoch (negative before it).
@@ -211,22 +237,26 @@ impl Host {
     }
 
     /// Polls `ready` every `interval` until it returns true or `timeout` has passed; returns
-    /// whether it became ready. For waits on services the agent just (re)started.
+    /// whether it became ready. For waits on services the agent just (re)started; a wait
+    /// past a few seconds says `subject` and `setting` (what bounds it) with its progress.
     pub fn wait_until(
         &self,
+        subject: &str,
+        setting: &str,
         timeout: Duration,
         interval: Duration,
         mut ready: impl FnMut() -> bool,
     ) -> bool {
-        let deadline = std::time::Instant::now() + timeout;
+        let mut waiting = self.progress.start(setting, timeout).after_grace();
         loop {
             if ready() {
                 return true;
             }
-            if std::time::Instant::now() >= deadline {
+            let elapsed = waiting.elapsed();
+            if elapsed >= timeout {
                 return false;
             }
-            std::thread::sleep(interval);
+            waiting.sleep(interval.min(timeout - elapsed), subject);
         }
     }
 
@@ -237,12 +267,11 @@ impl Host {
             .iter()
             .map(|p| (*p, self.path(p)))
             .collect();
-        dpkg_lock::wait(&locks, wait, |path, holder, waited| {
-            tracing::warn!(
-                "waiting for {path}, held by {holder} (another package manager), before `{line}`: {} of up to {} waited (packages.dpkg_lock_timeout)",
-                humantime::format_duration(Duration::from_secs(waited.as_secs())),
-                humantime::format_duration(wait)
-            );
+        let mut waiting = self.progress.start("packages.dpkg_lock_timeout", wait);
+        dpkg_lock::wait(&locks, wait, |path, holder, _waited| {
+            waiting.tick(&format!(
+                "{path}, held by {holder} (another package manager), before `{line}`"
+            ));
         })?;
         Ok(())
     }

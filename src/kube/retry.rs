@@ -52,6 +52,21 @@ impl Backoff {
         }
     }
 
+    /// The longest the pauses between tries add up to (all tries failing): the deadline a
+    /// retried wait reports.
+    pub fn total_wait(&self) -> Duration {
+        let pauses = self.attempts.saturating_sub(1);
+        let mut total = Duration::ZERO;
+        for n in 0..pauses {
+            let delay = self.delay(n);
+            if delay >= self.max {
+                return total.saturating_add(self.max.saturating_mul(pauses - n));
+            }
+            total += delay;
+        }
+        total
+    }
+
     /// The wait after failed try number `n` (0-based).
     pub fn delay(&self, n: u32) -> Duration {
         let factor = 2u32.saturating_pow(n.min(31));
@@ -141,6 +156,20 @@ mod tests {
 
     #[test]
     fn polling_is_bounded_by_the_total() {
+        assert_eq!(policy().total_wait(), Duration::from_secs(2 + 4 + 5 + 5));
+        assert_eq!(
+            Backoff::polling(Duration::from_secs(300)).total_wait(),
+            Duration::from_secs(300)
+        );
+        let endless = Backoff {
+            attempts: u32::MAX,
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(30),
+        };
+        assert!(
+            endless.total_wait() > Duration::from_secs(3600 * 24 * 365),
+            "computed, not looped"
+        );
         let p = Backoff::polling(Duration::from_secs(300));
         assert_eq!(p.initial, Duration::from_secs(5));
         assert_eq!(p.attempts, 61);

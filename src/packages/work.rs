@@ -24,6 +24,7 @@ pub fn downloader(ctx: &Context) -> Result<Downloader, PackagesError> {
             .map(|list| list.join(","))
             .or_else(|| ctx.env.no_proxy.clone()),
         progress: ctx.env.progress,
+        waits: Some(ctx.host.progress_handle()),
         ..download::Options::default()
     })?)
 }

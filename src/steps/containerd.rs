@@ -48,6 +48,11 @@ fn kubeadm_pause_image(ctx: &Context, plan: &mut Plan) -> Result<Option<String>,
         }
         PauseAnswer::NotInstalled => None,
     };
+    match crate::kube::pause::compare(k8s.version, asked.as_deref(), fallback.as_deref()) {
+        Some(crate::kube::pause::Finding::Mismatch(text)) => plan.warn(text),
+        Some(crate::kube::pause::Finding::NoRow(text)) => plan.info(text),
+        None => {}
+    }
     let image = asked.or(fallback);
     if image.is_none() {
         plan.warn(format!(
@@ -256,11 +261,19 @@ impl Step for ContainerdStep {
         let cfg = &ctx.profile.containerd;
         if crate::node::facts::systemd::is_init(host) {
             let mut last = String::new();
-            let up = host.wait_until(SOCKET_WAIT, Duration::from_millis(500), || {
-                containerd::answers(host, &cfg.socket)
-                    .map_err(|why| last = why)
-                    .is_ok()
-            });
+            let subject = format!("containerd to answer on {}", cfg.socket);
+            let limit = "containerd's 30 s start limit";
+            let up = host.wait_until(
+                &subject,
+                limit,
+                SOCKET_WAIT,
+                Duration::from_millis(500),
+                || {
+                    containerd::answers(host, &cfg.socket)
+                        .map_err(|why| last = why)
+                        .is_ok()
+                },
+            );
             if !up {
                 return Err(StepError::Verify(format!(
                     "containerd does not answer on {} ({last}); see `journalctl -u containerd`",

@@ -69,6 +69,9 @@ pub struct Options {
     pub stall_timeout: Duration,
     /// The largest body accepted for one file ([`MAX_DOWNLOAD`] by default).
     pub max_bytes: u64,
+    /// The host's wait reporter: without progress bars, a download that lasts says how far
+    /// it is at least every 10 s (as its style says: lines, JSON events, or nothing).
+    pub waits: Option<std::sync::Arc<crate::host::progress::Progress>>,
 }
 
 impl Default for Options {
@@ -81,6 +84,7 @@ impl Default for Options {
             backoff: Duration::from_millis(500),
             stall_timeout: Duration::from_secs(60),
             max_bytes: MAX_DOWNLOAD,
+            waits: None,
         }
     }
 }
@@ -356,7 +360,8 @@ impl Downloader {
     /// Fetches every job, `parallel` at a time. All are attempted; the first failure (in
     /// job order) is returned when any failed.
     pub fn fetch_all(&self, jobs: &[Job], parallel: usize) -> Result<Vec<Fetched>, DownloadError> {
-        let display = Display::new(self.options.progress);
+        let display = Display::new(self.options.progress)
+            .with_waits(self.options.waits.as_deref(), self.options.stall_timeout);
         let next = AtomicUsize::new(0);
         let results: Mutex<Vec<Option<Result<Fetched, DownloadError>>>> =
             Mutex::new((0..jobs.len()).map(|_| None).collect());

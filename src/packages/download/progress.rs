@@ -1,48 +1,74 @@
 //! The progress display of downloads: a bar per file on a terminal ([`Progress::Bars`]), a
-//! plain line per finished file otherwise ([`Progress::Lines`]), or nothing.
+//! plain line per finished file otherwise ([`Progress::Lines`]), or nothing; without bars, a
+//! download that lasts also says how far it is through the host's wait reporter.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{DownloadError, Fetched, Job};
 use crate::engine::Progress;
+use crate::host::progress::{self as waits, Limit, Waiting};
 
 /// Shows one file's progress.
-pub enum Meter {
+pub enum Meter<'a> {
     /// Nothing shown while it downloads.
     None,
     /// A bar.
     Bar(ProgressBar),
+    /// Through the host's wait reporter: the file, the wait, bytes so far and announced.
+    Waits(String, Mutex<(Waiting<'a>, u64, Option<u64>)>),
 }
 
-impl Meter {
+impl Meter<'_> {
     /// A (new) attempt starts; `length` is the announced size.
     pub fn start(&self, length: Option<u64>) {
-        if let Meter::Bar(bar) = self {
-            bar.reset();
-            if let Some(n) = length {
-                bar.set_length(n);
+        match self {
+            Meter::Bar(bar) => {
+                bar.reset();
+                if let Some(n) = length {
+                    bar.set_length(n);
+                }
             }
+            Meter::Waits(_, state) => {
+                let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+                (state.1, state.2) = (0, length);
+            }
+            Meter::None => {}
         }
     }
 
     /// `n` more bytes arrived.
     pub fn advance(&self, n: u64) {
-        if let Meter::Bar(bar) = self {
-            bar.inc(n);
+        match self {
+            Meter::Bar(bar) => bar.inc(n),
+            Meter::Waits(file, state) => {
+                let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+                state.1 += n;
+                let got = indicatif::HumanBytes(state.1);
+                let subject = match state.2 {
+                    Some(total) => {
+                        format!("download {file}: {got} of {}", indicatif::HumanBytes(total))
+                    }
+                    None => format!("download {file}: {got}"),
+                };
+                state.0.tick(&subject);
+            }
+            Meter::None => {}
         }
     }
 }
 
 /// The display of one `fetch_all`: its bars (on a terminal) and how finished files are told.
-pub struct Display {
+pub struct Display<'a> {
     progress: Progress,
     bars: Option<MultiProgress>,
     style: ProgressStyle,
+    waits: Option<(&'a waits::Progress, Duration)>,
 }
 
-impl Display {
+impl<'a> Display<'a> {
     /// A display for `progress` (bars are drawn on stderr).
     pub fn new(progress: Progress) -> Self {
         let bars = (progress == Progress::Bars)
@@ -56,19 +82,32 @@ impl Display {
             progress,
             bars,
             style,
+            waits: None,
         }
     }
 
+    /// Without bars, a download that lasts says how far it is through `waits`, bounded by
+    /// `stall` without data.
+    pub fn with_waits(mut self, waits: Option<&'a waits::Progress>, stall: Duration) -> Self {
+        self.waits = waits.map(|w| (w, stall));
+        self
+    }
+
     /// The meter of the file `job` downloads into.
-    pub fn meter(&self, job: &Job) -> Meter {
-        match &self.bars {
-            Some(multi) => {
+    pub fn meter(&self, job: &Job) -> Meter<'a> {
+        match (&self.bars, self.waits) {
+            (Some(multi), _) => {
                 let bar = multi.add(ProgressBar::new(0));
                 bar.set_style(self.style.clone());
                 bar.set_message(job.file.clone());
                 Meter::Bar(bar)
             }
-            None => Meter::None,
+            (None, Some((waits, stall))) => {
+                let wait = (waits.start_with("the download stall limit", Limit::Stall(stall)))
+                    .after_grace();
+                Meter::Waits(job.file.clone(), Mutex::new((wait, 0, None)))
+            }
+            (None, None) => Meter::None,
         }
     }
 
@@ -88,7 +127,7 @@ impl Display {
                 }
                 bar.finish_with_message(format!("download {line}"));
             }
-            (Meter::None, Progress::Lines) => eprintln!("download {line}"),
+            (Meter::None | Meter::Waits(..), Progress::Lines) => eprintln!("download {line}"),
             _ => {}
         }
     }

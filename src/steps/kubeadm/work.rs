@@ -65,7 +65,11 @@ pub(super) fn join(command: Command, backoff: Backoff) -> Change {
 impl Work for Join {
     fn run(&self, ctx: &Context, step: &str) -> Result<(), StepError> {
         let host = ctx.host;
-        let result = self.backoff.run(&mut |d| host.sleep(d), |n| {
+        let mut waiting = (host.progress())
+            .start("kubeadm.discovery", self.backoff.total_wait())
+            .after_grace();
+        let subject = "the API server to answer kubeadm join's discovery";
+        let result = self.backoff.run(&mut |d| waiting.sleep(d, subject), |n| {
             match host.run_change(step, &self.command) {
                 Ok(_) => Attempt::Done(()),
                 Err(e)
@@ -279,12 +283,24 @@ impl Work for WaitReady {
             "-o",
             "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
         ]);
-        self.backoff
-            .run(&mut |d| host.sleep(d), |_| match host.run(&ready) {
+        let mut waiting = (host.progress())
+            .start("kubeadm.ready_timeout", self.backoff.total_wait())
+            .after_grace();
+        let last = std::cell::RefCell::new(String::new());
+        let subject = || format!("node {node} to be Ready (last: {})", last.borrow().trim());
+        let check = |_| {
+            let attempt = match host.run(&ready) {
                 Ok(out) if out.success() && out.stdout.trim() == "True" => Attempt::Done(()),
                 Ok(out) => Attempt::Retry(format!("Ready={} {}", out.stdout.trim(), out.tail(1))),
                 Err(e) => Attempt::Retry(e.to_string()),
-            })
+            };
+            if let Attempt::Retry(why) = &attempt {
+                last.replace(why.clone());
+            }
+            attempt
+        };
+        self.backoff
+            .run(&mut |d| waiting.sleep(d, &subject()), check)
             .map_err(|gave_up| KubeadmError::NotReady {
                 node: node.clone(),
                 checks: gave_up.attempts,
