@@ -288,6 +288,14 @@ fn sandbox_image_differing_from_kubeadms_is_drift() {
     );
     let calls = sb.take_calls();
     assert!(calls.iter().any(|c| c == "kubeadm config images list --kubernetes-version v1.31.4 --image-repository registry.k8s.io"), "{calls:?}");
+    // kubeadm's answer wins, and the table row it contradicts is named.
+    let warnings = check.notes("warning");
+    assert!(
+        warnings.iter().any(|w| w.contains(
+            "kubeadm 1.31.4 uses the pause image registry.k8s.io/pause:3.10.9, but bootstrap's table"
+        ) && w.contains("says registry.k8s.io/pause:3.10:")),
+        "{warnings:?}"
+    );
 }
 
 #[test]

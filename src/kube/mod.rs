@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod config;
 pub mod diagnose;
 pub mod kube_vip;
+pub mod pause;
 pub mod render;
 pub mod retry;
 pub mod secrets;
