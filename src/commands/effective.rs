@@ -170,7 +170,7 @@ fn kubeadm(
     k: &mut Kubeadm,
     role: Role,
     socket: &str,
-    address: Option<crate::profile::values::Ip>,
+    address: Option<crate::values::Ip>,
     notes: &mut Notes,
 ) {
     let t = "kubeadm";

@@ -5,7 +5,7 @@
 //! docs/kubernetes-versions.md) is used only while kubeadm is not installed, and is compared
 //! with kubeadm's answer so a stale row is reported rather than silently trusted.
 
-use crate::profile::values::KubeVersion;
+use crate::values::KubeVersion;
 
 /// What comparing kubeadm's answer with the table found.
 #[derive(Debug, Clone, PartialEq, Eq)]
