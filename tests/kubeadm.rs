@@ -1512,7 +1512,12 @@ fn a_long_ready_wait_says_what_it_waits_for_with_elapsed_time_and_deadline() {
     let events: Vec<serde_json::Value> = out
         .events()
         .into_iter()
-        .filter(|e| e["event"] == "progress")
+        .filter(|e| {
+            e["event"] == "progress"
+                && e["waiting_for"]
+                    .as_str()
+                    .is_some_and(|w| w.starts_with("node k8s-single to be Ready"))
+        })
         .collect();
     assert!(
         events.len() >= 4,

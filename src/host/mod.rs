@@ -210,8 +210,15 @@ impl Host {
     /// was forwarded to it and it has exited: the interruption is journaled and the agent
     /// dies of the same signal.
     fn run_for(&self, step: &str, command: &Command) -> Result<Output, HostError> {
-        tracing::debug!(command = %self.redact(&command.display()), "run");
-        let mut output = match command.run() {
+        let shown = self.redact(&command.display());
+        tracing::debug!(command = %shown, "run");
+        let limit = command.time_limit();
+        let mut waiting = self
+            .progress
+            .start("the command's time limit", limit)
+            .after_grace();
+        let subject = format!("`{shown}` to finish");
+        let mut output = match command.run_reporting(&mut || waiting.tick(&subject)) {
             Err(RunError::Interrupted { signal, status, .. }) => {
                 let line = self.redact(&command.display());
                 eprintln!(

@@ -185,8 +185,19 @@ impl Command {
             .join(" ")
     }
 
+    /// How long the program may run before it is killed.
+    pub fn time_limit(&self) -> Duration {
+        self.timeout
+    }
+
     /// Runs the program to completion (or its timeout) and captures its output.
     pub fn run(&self) -> Result<Output, RunError> {
+        self.run_reporting(&mut || {})
+    }
+
+    /// [`Command::run`], calling `report` every few milliseconds while the program runs
+    /// (the caller's progress reporter decides when to say so).
+    pub fn run_reporting(&self, report: &mut dyn FnMut()) -> Result<Output, RunError> {
         let mut command = std::process::Command::new(&self.program);
         command
             .args(self.args.iter().map(|a| match a {
@@ -218,7 +229,7 @@ impl Command {
         let stdout = Capture::start(child.stdout.take());
         let stderr = Capture::start(child.stderr.take());
         let deadline = Instant::now() + self.timeout;
-        let status = self.wait(&mut child, deadline)?;
+        let status = self.wait(&mut child, deadline, report)?;
         drop(running);
         // The deadline holds for the process, not for its pipes: a daemon the program
         // started may keep them open long after it exited.
@@ -236,6 +247,7 @@ impl Command {
         &self,
         child: &mut std::process::Child,
         deadline: Instant,
+        report: &mut dyn FnMut(),
     ) -> Result<std::process::ExitStatus, RunError> {
         let io = |source| RunError::Io {
             command: self.display(),
@@ -268,6 +280,7 @@ impl Command {
                     seconds: self.timeout.as_secs(),
                 });
             }
+            report();
             std::thread::sleep(Duration::from_millis(5));
         }
     }

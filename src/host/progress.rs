@@ -97,6 +97,11 @@ impl Progress {
     /// The same, with another clock and sinks (tests).
     pub fn with_parts(mut self, clock: Box<dyn Clock>, human: Sink, json: Sink) -> Self {
         self.clock = clock;
+        self.with_sinks(human, json)
+    }
+
+    /// The same, writing to these sinks instead of stderr and stdout (tests).
+    pub fn with_sinks(mut self, human: Sink, json: Sink) -> Self {
         self.human_out = human;
         self.json_out = json;
         self
@@ -323,5 +328,37 @@ mod tests {
         let (quiet, human, json) = progress(Style::default());
         quiet.start("x", Duration::from_secs(1)).tick("a");
         assert!(text(&human).is_empty() && text(&json).is_empty());
+    }
+
+    #[test]
+    fn a_long_command_says_it_is_still_running_with_its_time_limit() {
+        let human: Buffer = Arc::new(Mutex::new(Vec::new()));
+        let json: Buffer = Arc::new(Mutex::new(Vec::new()));
+        let style = Style {
+            human: Some(false),
+            json: false,
+        };
+        let progress =
+            Progress::new(style, Duration::from_millis(200)).with_sinks(human.clone(), json);
+        let dir = tempfile::tempdir().unwrap();
+        let host = super::super::Host::new(dir.path().to_path_buf()).with_progress(progress);
+        let sleep = super::super::Command::new("sleep")
+            .arg("1")
+            .timeout(Duration::from_secs(30));
+        assert!(host.run(&sleep).unwrap().success());
+        let said = text(&human);
+        let lines: Vec<&str> = said.lines().collect();
+        assert!(lines.len() >= 3, "about every 200 ms of a 1 s run: {said}");
+        assert!(
+            lines.iter().all(
+                |l| l.starts_with("bootstrap: waiting for `sleep 1` to finish: ")
+                    && l.ends_with(" of up to 30s waited (the command's time limit)")
+            ),
+            "{said}"
+        );
+        let quick = super::super::Command::new("true");
+        human.lock().unwrap().clear();
+        host.run(&quick).unwrap();
+        assert!(text(&human).is_empty(), "a quick command says nothing");
     }
 }
