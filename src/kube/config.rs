@@ -1,5 +1,7 @@
 //! Typed kubeadm configuration documents, serialised to the YAML kubeadm reads with
-//! `--config` (REFERENCE §1.3). One set of types covers `kubeadm.k8s.io/v1beta3` (Kubernetes
+//! `--config` (the kubeadm configuration API references,
+//! <https://kubernetes.io/docs/reference/config-api/kubeadm-config.v1beta4/>; see
+//! docs/kubeadm-facts.md). One set of types covers `kubeadm.k8s.io/v1beta3` (Kubernetes
 //! 1.22–1.30) and `v1beta4` (1.31+): the difference that matters for what we write is the
 //! shape of `extraArgs` (a map in v1beta3, a list of `{name, value}` in v1beta4), carried by
 //! [`Args`]. Fields kubeadm treats specially keep their meaning: `taints` absent (kubeadm's

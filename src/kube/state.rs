@@ -1,5 +1,6 @@
 //! Whether this node is already a cluster member, from the files kubeadm writes
-//! (REFERENCE §2.2, §2.3). Read-only; the files are the truth, not a marker of ours.
+//! (kubeadm's `cmd/kubeadm/app/constants/constants.go` and "kubeadm implementation details";
+//! docs/kubeadm-facts.md). Read-only; the files are the truth, not a marker of ours.
 
 use crate::host::{Host, HostError};
 

@@ -165,25 +165,10 @@ fn child_path(doc: &Document<&str>, path: &[Seg], word: &str) -> Option<Vec<Seg>
 /// Turns a deserialization error into a diagnostic, naming the key and suggesting a fix.
 pub fn from_serde(err: &toml::de::Error, doc: &Document<&str>) -> Diagnostic {
     let message = err.message().trim().to_string();
-    let span = err.span();
-    // An empty span at 0 is how the deserializer points at the whole document (a missing
-    // top-level key); any other span points into the table or value at fault.
-    let mut path = span
-        .as_ref()
-        .filter(|s| !s.is_empty())
-        .map(|s| locate::path_at(doc, s.start))
-        .unwrap_or_default();
     let words = ticked(&message);
-    let span = match words.iter().find_map(|w| child_path(doc, &path, w)) {
-        Some(child) => {
-            let child_span = locate::span_of(doc, &child);
-            path = child;
-            child_span.or(span)
-        }
-        None => span,
-    };
+    let (mut path, span) = serde_location(err, doc, &words);
     let mut d = Diagnostic {
-        span: span.clone(),
+        span,
         key: None,
         path: Vec::new(),
         message: message.clone(),
@@ -191,35 +176,9 @@ pub fn from_serde(err: &toml::de::Error, doc: &Document<&str>) -> Diagnostic {
         help: None,
     };
     if message.starts_with("unknown field") {
-        let candidates: Vec<&str> = words.iter().skip(1).copied().collect();
-        d.message = format!("unknown key `{}`", words.first().unwrap_or(&""));
-        d.expected = Some(if candidates.is_empty() {
-            "no keys here".to_string()
-        } else {
-            format!("one of: {}", candidates.join(", "))
-        });
-        if let Some(near) = words
-            .first()
-            .and_then(|w| suggest(w, candidates.iter().copied()))
-        {
-            d.help = Some(format!("did you mean `{near}`?"));
-        } else {
-            d.help = Some("remove the key, or check the section it is in".into());
-        }
+        unknown_field(&mut d, &words);
     } else if message.starts_with("unknown variant") {
-        let found = words.first().copied().unwrap_or("");
-        let candidates: Vec<&str> = words.iter().skip(1).copied().collect();
-        d.message = format!("unknown value `{found}`");
-        d.expected = Some(format!("one of: {}", candidates.join(", ")));
-        let near = match found {
-            "master" | "controlplane" | "control_plane" | "cp" => Some("control-plane"),
-            "node" | "agent" | "minion" => Some("worker"),
-            _ => suggest(found, candidates.iter().copied()),
-        };
-        d.help = Some(near.map_or_else(
-            || "use one of the values listed as expected".to_string(),
-            |n| format!("did you mean \"{n}\"?"),
-        ));
+        unknown_variant(&mut d, &words);
     } else if message.starts_with("missing field") {
         let field = words.first().copied().unwrap_or("");
         d.message = format!("missing required key `{field}`");
@@ -249,6 +208,68 @@ pub fn from_serde(err: &toml::de::Error, doc: &Document<&str>) -> Diagnostic {
         d.path = path;
     }
     d
+}
+
+/// The key path and span a deserialization error points at: the table or value at fault,
+/// narrowed to the key inside it that the message names.
+fn serde_location(
+    err: &toml::de::Error,
+    doc: &Document<&str>,
+    words: &[&str],
+) -> (Vec<Seg>, Option<Range<usize>>) {
+    let span = err.span();
+    // An empty span at 0 is how the deserializer points at the whole document (a missing
+    // top-level key); any other span points into the table or value at fault.
+    let path = span
+        .as_ref()
+        .filter(|s| !s.is_empty())
+        .map(|s| locate::path_at(doc, s.start))
+        .unwrap_or_default();
+    match words.iter().find_map(|w| child_path(doc, &path, w)) {
+        Some(child) => {
+            let child_span = locate::span_of(doc, &child);
+            (child, child_span.or(span))
+        }
+        None => (path, span),
+    }
+}
+
+/// "unknown field `a`, expected `b` or `c`": the keys allowed here, and the nearest one.
+fn unknown_field(d: &mut Diagnostic, words: &[&str]) {
+    let candidates: Vec<&str> = words.iter().skip(1).copied().collect();
+    d.message = format!("unknown key `{}`", words.first().unwrap_or(&""));
+    d.expected = Some(if candidates.is_empty() {
+        "no keys here".to_string()
+    } else {
+        format!("one of: {}", candidates.join(", "))
+    });
+    d.help = Some(
+        match words
+            .first()
+            .and_then(|w| suggest(w, candidates.iter().copied()))
+        {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => "remove the key, or check the section it is in".into(),
+        },
+    );
+}
+
+/// "unknown variant `a`, expected `b` or `c`": the values allowed, and the one meant (the
+/// words other tools use for a role included).
+fn unknown_variant(d: &mut Diagnostic, words: &[&str]) {
+    let found = words.first().copied().unwrap_or("");
+    let candidates: Vec<&str> = words.iter().skip(1).copied().collect();
+    d.message = format!("unknown value `{found}`");
+    d.expected = Some(format!("one of: {}", candidates.join(", ")));
+    let near = match found {
+        "master" | "controlplane" | "control_plane" | "cp" => Some("control-plane"),
+        "node" | "agent" | "minion" => Some("worker"),
+        _ => suggest(found, candidates.iter().copied()),
+    };
+    d.help = Some(near.map_or_else(
+        || "use one of the values listed as expected".to_string(),
+        |n| format!("did you mean \"{n}\"?"),
+    ));
 }
 
 impl ProfileError {

@@ -8,7 +8,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::diagnostic::Diagnostic;
 use super::locate::Seg;
 use crate::formats::sysctl_conf::normalize_key;
-use crate::values::EXPECTED_SEP;
+use crate::values::Invalid;
+
+/// What a sysctl value may be.
+const VALUE_EXPECTED: &str = "a number or a string such as \"32768 60999\"";
 
 /// Modules loaded unless the profile lists its own.
 pub const DEFAULT_MODULES: [&str; 2] = ["overlay", "br_netfilter"];
@@ -137,7 +140,7 @@ enum RawValue {
     Table(toml::Table),
 }
 
-fn flatten(prefix: &[String], table: toml::Table, out: &mut Sysctl) -> Result<(), String> {
+fn flatten(prefix: &[String], table: toml::Table, out: &mut Sysctl) -> Result<(), Invalid> {
     for (key, value) in table {
         let mut path = prefix.to_vec();
         path.push(key);
@@ -147,10 +150,13 @@ fn flatten(prefix: &[String], table: toml::Table, out: &mut Sysctl) -> Result<()
             toml::Value::String(s) => out.set(path, s),
             toml::Value::Boolean(b) => out.set(path, u8::from(b).to_string()),
             other => {
-                return Err(format!(
-                    "invalid value for sysctl `{}`: {}{EXPECTED_SEP}a number or a string such as \"32768 60999\"",
-                    path.join("."),
-                    other.type_str()
+                return Err(Invalid::new(
+                    format!(
+                        "invalid value for sysctl `{}`: {}",
+                        path.join("."),
+                        other.type_str()
+                    ),
+                    VALUE_EXPECTED,
                 ));
             }
         }
@@ -171,8 +177,9 @@ impl<'de> Visitor<'de> for SysctlVisitor {
         let mut sysctl = Sysctl::default();
         while let Some(key) = map.next_key::<String>()? {
             let value = map.next_value::<RawValue>().map_err(|_| {
-                de::Error::custom(format!(
-                    "invalid value for sysctl `{key}`{EXPECTED_SEP}a number or a string such as \"32768 60999\""
+                de::Error::custom(Invalid::new(
+                    format!("invalid value for sysctl `{key}`"),
+                    VALUE_EXPECTED,
                 ))
             })?;
             match value {

@@ -64,25 +64,6 @@ pub fn supported(version: KubeVersion) -> bool {
     version.major == 1 && (OLDEST_MINOR..=NEWEST_MINOR).contains(&version.minor)
 }
 
-/// The problem with an unsupported `kubernetes.version`, for validation.
-pub fn validate(profile: &super::Profile, out: &mut Vec<super::Diagnostic>) {
-    let Some(k8s) = &profile.kubernetes else {
-        return;
-    };
-    if !supported(k8s.version) {
-        out.push(
-            super::Diagnostic::at(
-                super::locate::keys(&["kubernetes", "version"]),
-                format!("Kubernetes {} is outside the supported range", k8s.version),
-            )
-            .expected(format!(
-                "a release from 1.{OLDEST_MINOR}.0 to 1.{NEWEST_MINOR}.x (pkgs.k8s.io packages, a kubeadm configuration this agent renders)"
-            ))
-            .help(format!("use a current release such as {CURRENT_RELEASE}")),
-        );
-    }
-}
-
 /// The pause image tag kubeadm uses per minor, for when kubeadm itself cannot be asked
 /// (`kubeadm config images list` is preferred). Sources: kubeadm's `PauseVersion` constant
 /// (cmd/kubeadm/app/constants/constants.go: 3.9 for 1.27-1.30, 3.10 from 1.31

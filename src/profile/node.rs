@@ -5,7 +5,7 @@ use std::fmt;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::values::{EXPECTED_SEP, Ip};
+use crate::values::{Invalid, Ip};
 
 /// `[node]`: the node's name, role and address.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,10 +80,10 @@ impl<'de> Visitor<'de> for AddressVisitor {
         v.trim()
             .parse()
             .map(|ip| AddressSource::Literal(Ip(ip)))
-            .map_err(|_| {
-                E::custom(format!(
-                    "invalid address `{v}`{EXPECTED_SEP}{ADDRESS_EXPECTED}"
-                ))
+            .map_err(|e| {
+                E::custom(
+                    Invalid::new(format!("invalid address `{v}`"), ADDRESS_EXPECTED).because(e),
+                )
             })
     }
 

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::kubeadm::Span;
-use crate::values::{EXPECTED_SEP, KubeVersion};
+use crate::values::{Invalid, KubeVersion};
 
 /// Where release binaries are downloaded from (`/vX.Y.Z/bin/linux/<arch>/<name>`).
 pub const DEFAULT_RELEASE_URL: &str = "https://dl.k8s.io/release";
@@ -166,14 +166,15 @@ impl BaseUrl {
 }
 
 impl FromStr for BaseUrl {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = Invalid;
+    fn from_str(text: &str) -> Result<Self, Invalid> {
         let expected = || {
-            format!(
-                "invalid URL `{text}`{EXPECTED_SEP}an http:// or https:// URL with a host, such as https://dl.k8s.io/release"
+            Invalid::new(
+                format!("invalid URL `{text}`"),
+                "an http:// or https:// URL with a host, such as https://dl.k8s.io/release",
             )
         };
-        let url = reqwest::Url::parse(text.trim()).map_err(|_| expected())?;
+        let url = reqwest::Url::parse(text.trim()).map_err(|e| expected().because(e))?;
         if !matches!(url.scheme(), "http" | "https")
             || url.host_str().is_none_or(str::is_empty)
             || url.query().is_some()
@@ -214,10 +215,14 @@ pub struct ToolVersion(pub KubeVersion);
 impl<'de> Deserialize<'de> for ToolVersion {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        text.parse().map(ToolVersion).map_err(|_| {
-            serde::de::Error::custom(format!(
-                "invalid version `{text}`{EXPECTED_SEP}MAJOR.MINOR.PATCH such as 1.6.2"
-            ))
+        text.parse().map(ToolVersion).map_err(|e| {
+            serde::de::Error::custom(
+                Invalid::new(
+                    format!("invalid version `{text}`"),
+                    "MAJOR.MINOR.PATCH such as 1.6.2",
+                )
+                .because(e),
+            )
         })
     }
 }

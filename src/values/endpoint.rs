@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde_with::{DeserializeFromStr, SerializeDisplay};
 
-use super::EXPECTED_SEP;
+use super::Invalid;
 use super::name::rfc1123_problem;
 
 /// An API endpoint: an IP address or DNS name, with an optional port (`10.0.0.10:6443`,
@@ -32,11 +32,12 @@ impl Endpoint {
 }
 
 impl FromStr for Endpoint {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = Invalid;
+    fn from_str(text: &str) -> Result<Self, Invalid> {
         let expected = || {
-            format!(
-                "invalid endpoint `{text}`{EXPECTED_SEP}an IP address or DNS name with an optional port, such as 192.168.33.100:6443 or k8s.example.com"
+            Invalid::new(
+                format!("invalid endpoint `{text}`"),
+                "an IP address or DNS name with an optional port, such as 192.168.33.100:6443 or k8s.example.com",
             )
         };
         let (host, port) = if let Some(rest) = text.strip_prefix('[') {

@@ -59,3 +59,20 @@ pub fn interface_name_ok(name: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_graphic() && b != b'/' && b != b':')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc1123() {
+        assert_eq!(rfc1123_problem("worker-1"), None);
+        assert_eq!(rfc1123_problem("a.b-c.d"), None);
+        assert!(rfc1123_problem("Worker").is_some());
+        assert!(rfc1123_problem("-a").is_some());
+        assert!(rfc1123_problem("a..b").is_some());
+        assert!(rfc1123_problem("a_b").is_some());
+        assert!(rfc1123_problem(&"a".repeat(64)).is_some());
+        assert_eq!(rfc1123_fix("My_Node"), "my-node");
+    }
+}

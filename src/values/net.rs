@@ -6,19 +6,21 @@ use std::str::FromStr;
 
 use serde_with::{DeserializeFromStr, SerializeDisplay};
 
-use super::EXPECTED_SEP;
+use super::Invalid;
 
 /// An IP address written as a string in the profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, DeserializeFromStr, SerializeDisplay)]
 pub struct Ip(pub IpAddr);
 
 impl FromStr for Ip {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        text.trim().parse().map(Ip).map_err(|_| {
-            format!(
-                "invalid IP address `{text}`{EXPECTED_SEP}an IPv4 or IPv6 address such as 192.168.33.13"
+    type Err = Invalid;
+    fn from_str(text: &str) -> Result<Self, Invalid> {
+        text.trim().parse().map(Ip).map_err(|e| {
+            Invalid::new(
+                format!("invalid IP address `{text}`"),
+                "an IPv4 or IPv6 address such as 192.168.33.13",
             )
+            .because(e)
         })
     }
 }
@@ -57,18 +59,22 @@ impl Cidr {
 }
 
 impl FromStr for Cidr {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        let expected = format!(
-            "invalid CIDR `{text}`{EXPECTED_SEP}an address and prefix length such as 10.244.0.0/16"
-        );
-        let (address, prefix) = text.trim().split_once('/').ok_or(expected.clone())?;
-        let address: IpAddr = address.parse().map_err(|_| expected.clone())?;
-        let prefix: u8 = prefix.parse().map_err(|_| expected.clone())?;
+    type Err = Invalid;
+    fn from_str(text: &str) -> Result<Self, Invalid> {
+        let expected = || {
+            Invalid::new(
+                format!("invalid CIDR `{text}`"),
+                "an address and prefix length such as 10.244.0.0/16",
+            )
+        };
+        let (address, prefix) = text.trim().split_once('/').ok_or_else(expected)?;
+        let address: IpAddr = address.parse().map_err(|e| expected().because(e))?;
+        let prefix: u8 = prefix.parse().map_err(|e| expected().because(e))?;
         let max = if address.is_ipv4() { 32 } else { 128 };
         if prefix > max {
-            return Err(format!(
-                "invalid CIDR `{text}`: prefix /{prefix} is longer than {max} bits{EXPECTED_SEP}a prefix length of at most {max}"
+            return Err(Invalid::new(
+                format!("invalid CIDR `{text}`: prefix /{prefix} is longer than {max} bits"),
+                format!("a prefix length of at most {max}"),
             ));
         }
         Ok(Cidr { address, prefix })

@@ -1,7 +1,7 @@
 //! Secret values: the bootstrap token, the certificate key, and the CA certificate hash that
 //! pins the cluster CA. Each value type checks its format when parsed and never shows its
 //! value in `Debug` output or messages; generated values come from the operating system's
-//! CSPRNG.
+//! CSPRNG. The formats and their upstream sources are in docs/kubeadm-facts.md.
 
 use std::fmt;
 use std::str::FromStr;
@@ -9,7 +9,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
-use super::EXPECTED_SEP;
+use super::Invalid;
 
 /// What a secret is replaced with.
 pub const REDACTED: &str = "<redacted>";
@@ -89,8 +89,8 @@ const TOKEN_EXPECTED: &str =
     "6 characters a-z0-9, a dot, 16 characters a-z0-9 (like `kubeadm token generate` prints)";
 
 impl FromStr for Token {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = Invalid;
+    fn from_str(text: &str) -> Result<Self, Invalid> {
         let ok = |part: &str, len: usize| {
             part.len() == len
                 && part
@@ -99,9 +99,12 @@ impl FromStr for Token {
         };
         match text.split_once('.') {
             Some((id, secret)) if ok(id, 6) && ok(secret, 16) => Ok(Token(text.to_string())),
-            _ => Err(format!(
-                "invalid bootstrap token ({} characters, value not shown){EXPECTED_SEP}{TOKEN_EXPECTED}",
-                text.len()
+            _ => Err(Invalid::new(
+                format!(
+                    "invalid bootstrap token ({} characters, value not shown)",
+                    text.len()
+                ),
+                TOKEN_EXPECTED,
             )),
         }
     }
@@ -140,14 +143,17 @@ pub struct CertificateKey(String);
 secret_string!(CertificateKey);
 
 impl FromStr for CertificateKey {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = Invalid;
+    fn from_str(text: &str) -> Result<Self, Invalid> {
         if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
             Ok(CertificateKey(text.to_string()))
         } else {
-            Err(format!(
-                "invalid certificate key ({} characters, value not shown){EXPECTED_SEP}64 hex characters (32 bytes), like `kubeadm certs certificate-key` prints",
-                text.len()
+            Err(Invalid::new(
+                format!(
+                    "invalid certificate key ({} characters, value not shown)",
+                    text.len()
+                ),
+                "64 hex characters (32 bytes), like `kubeadm certs certificate-key` prints",
             ))
         }
     }
@@ -166,14 +172,15 @@ impl CertificateKey {
 pub struct CaHash(String);
 
 impl FromStr for CaHash {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = Invalid;
+    fn from_str(text: &str) -> Result<Self, Invalid> {
         let hex_part = text.strip_prefix("sha256:").unwrap_or("");
         if hex_part.len() == 64 && hex_part.bytes().all(|b| b.is_ascii_hexdigit()) {
             Ok(CaHash(text.to_ascii_lowercase()))
         } else {
-            Err(format!(
-                "invalid CA certificate hash `{text}`{EXPECTED_SEP}`sha256:` followed by 64 hex characters"
+            Err(Invalid::new(
+                format!("invalid CA certificate hash `{text}`"),
+                "`sha256:` followed by 64 hex characters",
             ))
         }
     }
@@ -231,7 +238,7 @@ mod tests {
             "abc-ef.0123456789abcdef",
             "",
         ] {
-            let err = bad.parse::<Token>().unwrap_err();
+            let err = bad.parse::<Token>().unwrap_err().to_string();
             assert!(
                 bad.is_empty() || !err.contains(bad),
                 "the value is not shown: {err}"

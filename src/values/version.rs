@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde_with::{DeserializeFromStr, SerializeDisplay};
 
-use super::EXPECTED_SEP;
+use super::Invalid;
 
 /// A Kubernetes release version `MAJOR.MINOR.PATCH` (a leading `v` is accepted).
 #[derive(
@@ -28,11 +28,12 @@ impl KubeVersion {
 }
 
 impl FromStr for KubeVersion {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = Invalid;
+    fn from_str(text: &str) -> Result<Self, Invalid> {
         let expected = || {
-            format!(
-                "invalid Kubernetes version `{text}`{EXPECTED_SEP}MAJOR.MINOR.PATCH such as 1.31.4"
+            Invalid::new(
+                format!("invalid Kubernetes version `{text}`"),
+                "MAJOR.MINOR.PATCH such as 1.31.4",
             )
         };
         let trimmed = text.trim().trim_start_matches('v');
@@ -40,11 +41,11 @@ impl FromStr for KubeVersion {
         let [major, minor, patch] = parts.as_slice() else {
             return Err(expected());
         };
-        let number = |s: &str| -> Result<u32, String> {
+        let number = |s: &str| -> Result<u32, Invalid> {
             if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(expected());
             }
-            s.parse().map_err(|_| expected())
+            s.parse().map_err(|e| expected().because(e))
         };
         Ok(KubeVersion {
             major: number(major)?,

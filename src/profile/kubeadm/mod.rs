@@ -1,6 +1,7 @@
 //! `[kubeadm]`: how this node forms or joins the cluster (kubeadm init or join), the
 //! cluster settings the first control plane initialises with, and where the join secrets
-//! come from. Contradictions between keys are found by [`validate`].
+//! come from. Contradictions between keys are found by the
+//! validation in `profile/validate/kubeadm.rs`.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -23,7 +24,7 @@ pub const DEFAULT_SERVICE_SUBNET: Cidr = Cidr {
 };
 /// The API server port kubeadm binds by default.
 pub const DEFAULT_BIND_PORT: u16 = 6443;
-/// The kube-vip image pinned by default (REFERENCE §9).
+/// The kube-vip image pinned by default: kube-vip's v1.2.3 release (docs/kubeadm-facts.md).
 pub const DEFAULT_KUBE_VIP_IMAGE: &str = "ghcr.io/kube-vip/kube-vip:v1.2.3";
 
 /// Serialises a type through `Display` and deserialises it through `FromStr`, whose error
@@ -46,11 +47,9 @@ macro_rules! serde_as_string {
     };
 }
 
-mod validate;
 mod values;
 
 pub use crate::values::Endpoint;
-pub use validate::validate;
 pub use values::{JoinCommand, Span};
 
 /// What kubeadm does on this node.
@@ -290,7 +289,7 @@ fn default_kube_vip_image() -> String {
 
 impl Kubeadm {
     /// What kubeadm does on this node. A control plane without `mode` is refused by
-    /// [`validate`]; it is taken as `join` here, which never creates a second cluster.
+    /// validation; it is taken as `join` here, which never creates a second cluster.
     pub fn mode(&self) -> Mode {
         self.mode.unwrap_or(Mode::Join)
     }

@@ -4,12 +4,12 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use std::time::Duration;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use crate::values::secret::{CaHash, CertificateKey, REDACTED, Token};
-use crate::values::{EXPECTED_SEP, Endpoint};
+use crate::values::{Endpoint, Invalid};
 
 /// A duration written as text: `500ms`, `2s`, `5m`, `1h 30m`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,16 +20,19 @@ pub struct Span(pub Duration);
 pub const MAX_SPAN: Duration = Duration::from_secs(365 * 24 * 3600);
 
 impl FromStr for Span {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        let span = humantime::parse_duration(text.trim()).map_err(|_| {
-            format!(
-                "invalid duration `{text}`{EXPECTED_SEP}a duration such as 500ms, 10s, 5m or 1h"
+    type Err = Invalid;
+    fn from_str(text: &str) -> Result<Self, Invalid> {
+        let span = humantime::parse_duration(text.trim()).map_err(|e| {
+            Invalid::new(
+                format!("invalid duration `{text}`"),
+                "a duration such as 500ms, 10s, 5m or 1h",
             )
+            .because(e)
         })?;
         if span > MAX_SPAN {
-            return Err(format!(
-                "duration `{text}` is too long{EXPECTED_SEP}at most 365 days, such as 30s, 15m or 24h"
+            return Err(Invalid::new(
+                format!("duration `{text}` is too long"),
+                "at most 365 days, such as 30s, 15m or 24h",
             ));
         }
         Ok(Span(span))
@@ -69,9 +72,9 @@ impl fmt::Debug for JoinCommand {
 const JOIN_EXPECTED: &str = "`kubeadm join HOST:PORT --token TOKEN --discovery-token-ca-cert-hash sha256:HASH` (optionally with --control-plane --certificate-key KEY), as `kubeadm token create --print-join-command` prints it";
 
 impl FromStr for JoinCommand {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        let bad = |why: &str| format!("invalid join command: {why}{EXPECTED_SEP}{JOIN_EXPECTED}");
+    type Err = Invalid;
+    fn from_str(text: &str) -> Result<Self, Invalid> {
+        let bad = |why: &str| Invalid::new(format!("invalid join command: {why}"), JOIN_EXPECTED);
         let words: Vec<&str> = text.split_whitespace().filter(|w| *w != "\\").collect();
         let rest = match words.as_slice() {
             ["kubeadm", "join", rest @ ..] => rest,
@@ -86,7 +89,7 @@ impl FromStr for JoinCommand {
             .iter()
             .map(|w| w.split_once('=').map_or((*w, None), |(f, v)| (f, Some(v))));
         while let Some((word, inline)) = iter.next() {
-            let mut value = |flag: &str| -> Result<String, String> {
+            let mut value = |flag: &str| -> Result<String, Invalid> {
                 inline
                     .map(str::to_string)
                     .or_else(|| iter.next().map(|(w, _)| w.to_string()))
@@ -158,7 +161,8 @@ mod tests {
         assert!("kubeadm init".parse::<JoinCommand>().is_err());
         let err = "kubeadm join 1.2.3.4:6443 --token abcdef.0123456789abcdef"
             .parse::<JoinCommand>()
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no --discovery-token-ca-cert-hash"), "{err}");
         assert!(format!("{c:?}").contains("redacted"));
     }
