@@ -28,19 +28,51 @@ fn is_binary_key(bytes: &[u8]) -> bool {
     matches!(bytes.first(), Some(0x98..=0x9B | 0xC6))
 }
 
+/// What is wrong with a text that should be an OpenPGP public key; each message completes
+/// "the key is not usable: ...".
+#[derive(Debug, thiserror::Error)]
+pub enum ArmorError {
+    /// Not UTF-8 text, and not a binary key either.
+    #[error("it is neither an armored nor a binary OpenPGP public key")]
+    NotAKey,
+    /// No `-----BEGIN PGP PUBLIC KEY BLOCK-----` line.
+    #[error("it has no `{BEGIN}` line")]
+    NoBegin,
+    /// No `-----END PGP PUBLIC KEY BLOCK-----` line.
+    #[error("it has no `{END}` line (truncated?)")]
+    NoEnd,
+    /// The body does not decode.
+    #[error("its body is not base64: {0}")]
+    Body(#[source] base64::DecodeError),
+    /// The checksum line does not decode.
+    #[error("its checksum line `={line}` is not base64")]
+    ChecksumLine {
+        /// The line after `=`.
+        line: String,
+        /// Why it does not decode.
+        #[source]
+        source: base64::DecodeError,
+    },
+    /// The checksum does not match the body.
+    #[error("its CRC-24 checksum does not match (corrupted key)")]
+    Checksum,
+    /// The decoded data is not a public-key packet.
+    #[error("the armored data is not an OpenPGP public key")]
+    NotPublicKey,
+}
+
 /// The binary key from an armored public key block, checking its CRC-24; a key that is
 /// already binary is returned as it is. The error says what is wrong with the text.
-pub fn dearmor(bytes: &[u8]) -> Result<Vec<u8>, String> {
+pub fn dearmor(bytes: &[u8]) -> Result<Vec<u8>, ArmorError> {
     if is_binary_key(bytes) {
         return Ok(bytes.to_vec());
     }
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| "it is neither an armored nor a binary OpenPGP public key".to_string())?;
+    let text = std::str::from_utf8(bytes).map_err(|_| ArmorError::NotAKey)?;
     let mut lines = text.lines().map(str::trim_end);
     lines
         .by_ref()
         .find(|l| *l == BEGIN)
-        .ok_or(format!("it has no `{BEGIN}` line"))?;
+        .ok_or(ArmorError::NoBegin)?;
     // Armor headers ("Version: ...") end at the first blank line.
     let mut body = String::new();
     let mut checksum = None;
@@ -68,22 +100,23 @@ pub fn dearmor(bytes: &[u8]) -> Result<Vec<u8>, String> {
         }
     }
     if !ended {
-        return Err(format!("it has no `{END}` line (truncated?)"));
+        return Err(ArmorError::NoEnd);
     }
-    let key = STANDARD
-        .decode(body.as_bytes())
-        .map_err(|e| format!("its body is not base64: {e}"))?;
+    let key = STANDARD.decode(body.as_bytes()).map_err(ArmorError::Body)?;
     if let Some(sum) = checksum {
         let want = STANDARD
             .decode(sum.as_bytes())
-            .map_err(|_| format!("its checksum line `={sum}` is not base64"))?;
+            .map_err(|source| ArmorError::ChecksumLine {
+                line: sum.clone(),
+                source,
+            })?;
         let got = crc24(&key).to_be_bytes();
         if want.as_slice() != &got[1..] {
-            return Err("its CRC-24 checksum does not match (corrupted key)".into());
+            return Err(ArmorError::Checksum);
         }
     }
     if !is_binary_key(&key) {
-        return Err("the armored data is not an OpenPGP public key".into());
+        return Err(ArmorError::NotPublicKey);
     }
     Ok(key)
 }
@@ -122,14 +155,25 @@ mod tests {
         let good = armor(&key);
         let sum_at = good.find("\n=").unwrap() + 1;
         let bad_crc = format!("{}=AAAA{}", &good[..sum_at], &good[sum_at + 5..]);
-        assert!(dearmor(bad_crc.as_bytes()).unwrap_err().contains("CRC-24"));
+        assert!(
+            dearmor(bad_crc.as_bytes())
+                .unwrap_err()
+                .to_string()
+                .contains("CRC-24")
+        );
         let truncated = &armor(&key)[..40];
         assert!(
             dearmor(truncated.as_bytes())
                 .unwrap_err()
+                .to_string()
                 .contains("truncated")
         );
-        assert!(dearmor(b"<html>404</html>").unwrap_err().contains("BEGIN"));
+        assert!(
+            dearmor(b"<html>404</html>")
+                .unwrap_err()
+                .to_string()
+                .contains("BEGIN")
+        );
     }
 
     proptest! {

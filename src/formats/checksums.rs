@@ -21,9 +21,19 @@ pub fn parse_digest(text: &str) -> Result<String, String> {
     }
 }
 
+/// A line of a `sha256sum`-style manifest that is not `<hex>  <path>`.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}: expected `<64 hex digits>  <path>`, found `{text}`")]
+pub struct ManifestError {
+    /// 1-based line number.
+    pub line: usize,
+    /// The line, trimmed.
+    pub text: String,
+}
+
 /// The file → digest map of a `sha256sum`-style manifest (`<hex>  <path>` or `<hex> *<path>`,
 /// `#` comments and blank lines allowed). Paths lose a leading `./`.
-pub fn parse_manifest(text: &str) -> Result<BTreeMap<String, String>, String> {
+pub fn parse_manifest(text: &str) -> Result<BTreeMap<String, String>, ManifestError> {
     let mut out = BTreeMap::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -34,10 +44,10 @@ pub fn parse_manifest(text: &str) -> Result<BTreeMap<String, String>, String> {
         let path = rest.trim_start().trim_start_matches('*');
         let path = path.strip_prefix("./").unwrap_or(path);
         if !is_digest(digest) || path.is_empty() {
-            return Err(format!(
-                "line {}: expected `<64 hex digits>  <path>`, found `{line}`",
-                n + 1
-            ));
+            return Err(ManifestError {
+                line: n + 1,
+                text: line.to_string(),
+            });
         }
         out.insert(path.to_string(), digest.to_ascii_lowercase());
     }
@@ -70,7 +80,9 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(m["release/v1.31.4/bin/linux/amd64/kubeadm"], D);
         assert!(m.contains_key("cni.tgz"));
-        let err = parse_manifest(&format!("{D}  a\nnot a line\n")).unwrap_err();
+        let err = parse_manifest(&format!("{D}  a\nnot a line\n"))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("line 2:"), "{err}");
     }
 

@@ -5,6 +5,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use crate::values::Cause;
 use crate::values::secret::{CaHash, REDACTED, SecretError, random_bytes};
 
 /// A cluster CA: certificate and private key, both PEM.
@@ -55,7 +56,7 @@ impl Ca {
     /// A new self-signed ECDSA P-256 CA named `kubernetes`, valid ten years from `now_unix`
     /// (seconds since the epoch; the caller reads the clock).
     pub fn generate(now_unix: i64) -> Result<Ca, SecretError> {
-        let cert_err = |e: &dyn fmt::Display| SecretError::Certificate(e.to_string());
+        let cert_err = |e: Cause| SecretError::Certificate(e);
         let key = loop {
             // A random 32-byte string is a valid scalar with overwhelming probability.
             if let Ok(key) = p256::ecdsa::SigningKey::from_slice(&random_bytes::<32>()?) {
@@ -64,7 +65,7 @@ impl Ca {
         };
         let public = key.verifying_key().to_sec1_point(false).as_bytes().to_vec();
         let mut params =
-            rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| cert_err(&e))?;
+            rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| cert_err(e.into()))?;
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, "kubernetes");
@@ -78,18 +79,21 @@ impl Ca {
         // RFC 7093 method 1: the leftmost 160 bits of the SHA-256 of the public key.
         params.key_identifier_method =
             rcgen::KeyIdMethod::PreSpecified(Sha256::digest(&public)[..20].to_vec());
-        let at =
-            |secs: i64| time::OffsetDateTime::from_unix_timestamp(secs).map_err(|e| cert_err(&e));
+        let at = |secs: i64| {
+            time::OffsetDateTime::from_unix_timestamp(secs).map_err(|e| cert_err(e.into()))
+        };
         params.not_before = at(now_unix - CA_BACKDATE_SECS)?;
         params.not_after = at(now_unix + CA_VALIDITY_SECS)?;
         let signer = CaKey { key, public };
-        let cert = params.self_signed(&signer).map_err(|e| cert_err(&e))?;
+        let cert = params
+            .self_signed(&signer)
+            .map_err(|e| cert_err(e.into()))?;
         let key_pem = {
             use p256::pkcs8::EncodePrivateKey;
             signer
                 .key
                 .to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
-                .map_err(|e| cert_err(&e))?
+                .map_err(|e| cert_err(e.into()))?
                 .to_string()
         };
         Ok(Ca {

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
-use super::Invalid;
+use super::{Cause, Invalid};
 
 /// What a secret is replaced with.
 pub const REDACTED: &str = "<redacted>";
@@ -19,17 +19,18 @@ pub const REDACTED: &str = "<redacted>";
 pub enum SecretError {
     /// The operating system's random source failed.
     #[error("cannot get random bytes from the operating system: {0}")]
-    Random(String),
+    Random(#[source] getrandom::Error),
     /// The CA certificate could not be built.
     #[error("cannot build the CA certificate: {0}")]
-    Certificate(String),
+    Certificate(#[source] Cause),
     /// A CA certificate could not be parsed.
-    #[error("{what} is not a PEM-encoded X.509 certificate: {detail}")]
+    #[error("{what} is not a PEM-encoded X.509 certificate: {source}")]
     BadCertificate {
         /// Which file or value.
         what: String,
         /// Why.
-        detail: String,
+        #[source]
+        source: Cause,
     },
 }
 
@@ -41,7 +42,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// `N` random bytes from the operating system's CSPRNG.
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], SecretError> {
     let mut buf = [0u8; N];
-    getrandom::fill(&mut buf).map_err(|e| SecretError::Random(e.to_string()))?;
+    getrandom::fill(&mut buf).map_err(SecretError::Random)?;
     Ok(buf)
 }
 
@@ -210,13 +211,13 @@ impl CaHash {
     /// The hash of a PEM CA certificate, as kubeadm computes it: SHA-256 over the DER
     /// SubjectPublicKeyInfo (not over the whole certificate).
     pub fn of_pem(cert_pem: &str, what: &str) -> Result<CaHash, SecretError> {
-        let bad = |detail: String| SecretError::BadCertificate {
+        let bad = |source: Cause| SecretError::BadCertificate {
             what: what.to_string(),
-            detail,
+            source,
         };
-        let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes())
-            .map_err(|e| bad(e.to_string()))?;
-        let cert = pem.parse_x509().map_err(|e| bad(e.to_string()))?;
+        let (_, pem) =
+            x509_parser::pem::parse_x509_pem(cert_pem.as_bytes()).map_err(|e| bad(e.into()))?;
+        let cert = pem.parse_x509().map_err(|e| bad(e.into()))?;
         let digest = Sha256::digest(cert.tbs_certificate.subject_pki.raw);
         Ok(CaHash(format!("sha256:{}", hex(&digest))))
     }
