@@ -104,12 +104,27 @@ pub enum BundleError {
         who: &'static str,
     },
     /// A file of the bundle holds a value in the wrong format.
-    #[error("{path}: {message}")]
+    #[error("{path}: {source}")]
     Invalid {
         /// The file.
         path: String,
         /// What is wrong (never the value itself).
-        message: String,
+        #[source]
+        source: crate::values::Invalid,
+    },
+    /// The CA hash file does not pin the bundle's CA certificate.
+    #[error(
+        "{path}: holds {pinned}, but {cert} hashes to {actual}: the files come from different bundles"
+    )]
+    Mismatch {
+        /// The CA hash file.
+        path: String,
+        /// The hash it holds.
+        pinned: CaHash,
+        /// The CA certificate file.
+        cert: String,
+        /// The hash of that certificate.
+        actual: CaHash,
     },
 }
 
@@ -206,12 +221,11 @@ impl Bundle {
             if let Some(pinned) = &ca_cert_hash
                 && *pinned != actual
             {
-                return Err(BundleError::Invalid {
+                return Err(BundleError::Mismatch {
                     path: path(CA_CERT_HASH),
-                    message: format!(
-                        "holds {pinned}, but {} hashes to {actual}: the files come from different bundles",
-                        path(CA_CERT)
-                    ),
+                    pinned: pinned.clone(),
+                    cert: path(CA_CERT),
+                    actual,
                 });
             }
         }
@@ -233,14 +247,14 @@ impl Bundle {
 }
 
 /// Parses the trimmed text of a bundle file, naming the file (not the value) on error.
-fn parse_value<T: std::str::FromStr<Err = String>>(
+fn parse_value<T: std::str::FromStr<Err = crate::values::Invalid>>(
     path: &str,
     text: Option<String>,
 ) -> Result<Option<T>, BundleError> {
     text.map(|t| {
-        t.trim().parse().map_err(|message| BundleError::Invalid {
+        t.trim().parse().map_err(|source| BundleError::Invalid {
             path: path.to_string(),
-            message,
+            source,
         })
     })
     .transpose()

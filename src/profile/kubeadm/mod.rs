@@ -212,7 +212,8 @@ pub struct Secrets {
 }
 
 impl Secrets {
-    fn has_values(&self) -> bool {
+    /// Whether any of token, CA hash or certificate key is given.
+    pub fn has_values(&self) -> bool {
         self.token.is_some() || self.ca_cert_hash.is_some() || self.certificate_key.is_some()
     }
 }
@@ -310,7 +311,7 @@ impl Kubeadm {
     }
 
     /// Keys that only the node running `kubeadm init` uses, when set.
-    fn init_only_keys(&self) -> Vec<Vec<&'static str>> {
+    pub fn init_only_keys(&self) -> Vec<Vec<&'static str>> {
         let flags = [
             ("pod_subnet", self.pod_subnet.is_some()),
             ("service_subnet", self.service_subnet.is_some()),
@@ -333,7 +334,7 @@ impl Kubeadm {
     }
 
     /// Keys that only control planes use, when set.
-    fn control_plane_only_keys(&self) -> Vec<Vec<&'static str>> {
+    pub fn control_plane_only_keys(&self) -> Vec<Vec<&'static str>> {
         let mut set = Vec::new();
         let flags = [
             ("advertise_address", self.advertise_address.is_some()),

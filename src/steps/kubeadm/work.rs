@@ -125,8 +125,8 @@ impl Work for StoreJoinCommand {
             .to_string();
         let parsed: crate::profile::kubeadm::JoinCommand =
             line.parse()
-                .map_err(|e: String| KubeadmError::JoinCommand {
-                    why: e.split("; expected").next().unwrap_or_default().to_string(),
+                .map_err(|e: crate::values::Invalid| KubeadmError::JoinCommand {
+                    why: e.problem,
                 })?;
         host.add_secret(parsed.token.expose());
         host.add_secret(parsed.token.secret_part());
