@@ -32,7 +32,8 @@ pub enum PackagesError {
         /// Where it came from.
         url: String,
         /// What is wrong with it.
-        why: String,
+        #[source]
+        why: crate::formats::armor::ArmorError,
     },
     /// kubectl could not print its completion.
     #[error("`{command}` failed after kubectl was installed: {tail}")]

@@ -123,11 +123,9 @@ impl Work for StoreJoinCommand {
             .unwrap_or("")
             .trim()
             .to_string();
-        let parsed: crate::profile::kubeadm::JoinCommand =
-            line.parse()
-                .map_err(|e: crate::values::Invalid| KubeadmError::JoinCommand {
-                    why: e.problem,
-                })?;
+        let parsed: crate::profile::kubeadm::JoinCommand = line
+            .parse()
+            .map_err(|e: crate::values::Invalid| KubeadmError::JoinCommand { why: e.problem })?;
         host.add_secret(parsed.token.expose());
         host.add_secret(parsed.token.secret_part());
         Ok(host.write_file(
