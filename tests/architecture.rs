@@ -244,3 +244,35 @@ fn the_checker_finds_cycles_and_grouped_uses() {
         });
     assert_eq!(cycles(&graph), vec![vec!["a", "b", "c"]]);
 }
+
+/// Facts live in this repository: no comment in src/ or docs/ points at a reference document
+/// kept outside it (the upstream source is cited instead, see docs/kubeadm-facts.md).
+#[test]
+fn no_source_or_doc_cites_a_reference_outside_the_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    let docs = fs::read_dir(root.join("docs")).expect("docs/");
+    files.extend(docs.map(|e| e.expect("entry").path()));
+    let outside = [
+        "REFERENCE §",
+        "REFERENCE.md",
+        "DESIGN.md",
+        "ANCHORS.md",
+        "../shared/",
+    ];
+    let mut found = Vec::new();
+    for file in files.iter().filter(|f| f.is_file()) {
+        let text = fs::read_to_string(file).unwrap_or_default();
+        for (n, line) in text.lines().enumerate() {
+            if outside.iter().any(|o| line.contains(o)) {
+                found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "cite the upstream source instead:\n{}",
+        found.join("\n")
+    );
+}
