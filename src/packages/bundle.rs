@@ -56,7 +56,8 @@ pub enum BundleError {
         /// The bundle.
         path: String,
         /// What is wrong.
-        why: String,
+        #[source]
+        why: checksums::ManifestError,
     },
     /// A file the profile needs is not in the manifest.
     #[error("the bundle {bundle} has no {file} in its {MANIFEST}; add the file and its checksum")]
