@@ -116,7 +116,9 @@ impl Node {
             .take_calls()
             .into_iter()
             .filter(|c| c.starts_with(&format!("{program} ")))
-            .filter(|c| !c.starts_with("kubeadm config images"))
+            .filter(|c| {
+                !c.starts_with("kubeadm config images") && !c.starts_with("kubeadm config print")
+            })
             .collect()
     }
 
@@ -1589,4 +1591,48 @@ fn a_join_retrying_discovery_says_so_with_its_deadline() {
         lines.iter().all(|l| l.contains("(kubeadm.discovery)")),
         "{lines:?}"
     );
+}
+
+/// Per-minor knowledge comes from the installed kubeadm where there is one: the configuration
+/// API it writes by default (`kubeadm config print init-defaults`) is the one rendered, and a
+/// default this agent cannot render keeps the table's with a warning. The stand-in's
+/// `STANDIN_KUBEADM_DEFAULT_API` stands for a kubeadm whose default differs from the table.
+#[test]
+fn the_configuration_api_is_the_installed_kubeadms_default() {
+    for (default, rendered, note) in [
+        ("", "kubeadm.k8s.io/v1beta4", None),
+        (
+            "kubeadm.k8s.io/v1beta3",
+            "kubeadm.k8s.io/v1beta3",
+            Some("the installed kubeadm writes kubeadm.k8s.io/v1beta3 by default"),
+        ),
+        (
+            "kubeadm.k8s.io/v1beta5",
+            "kubeadm.k8s.io/v1beta4",
+            Some("which this agent does not render: rendering kubeadm.k8s.io/v1beta4"),
+        ),
+    ] {
+        let cluster = tempfile::tempdir().unwrap();
+        let mut node = Node::new(cluster.path());
+        node.env
+            .push(("STANDIN_KUBEADM_DEFAULT_API".into(), default.into()));
+        generate_bundle(&node);
+        let profile = node.sb.profile("single.toml", SINGLE);
+        let out = node.run(&["render", "kubeadm", "--profile", profile.to_str().unwrap()]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(
+            out.stdout.contains(&format!("apiVersion: {rendered}\n")),
+            "{default}: {}",
+            out.stdout
+        );
+        let plan = node.json("plan", &profile, &["--only", "kubeadm"]);
+        match note {
+            Some(note) => assert!(plan.stdout.contains(note), "{default}: {}", plan.stdout),
+            None => assert!(
+                !plan.stdout.contains("writes kubeadm.k8s.io"),
+                "{}",
+                plan.stdout
+            ),
+        }
+    }
 }

@@ -1298,6 +1298,22 @@ fn kubelet_start(env: &Env, flags: &[String]) -> Res<String> {
     Ok("[kubelet-start] Writing kubelet configuration to file \"/var/lib/kubelet/config.yaml\"\n[kubelet-start] Starting the kubelet\n".into())
 }
 
+/// `kubeadm config print init-defaults`: the defaults in kubeadm's own scheme version
+/// (cmd/kubeadm/app/cmd/config.go; v1beta4 is the scheme version from 1.31, v1beta3 before;
+/// `STANDIN_KUBEADM_DEFAULT_API` stands for a kubeadm whose default differs), abbreviated to
+/// the fields that identify it.
+fn init_defaults(env: &Env) -> String {
+    let (maj, min, patch) = env.version;
+    let api = match std::env::var("STANDIN_KUBEADM_DEFAULT_API").unwrap_or_default() {
+        api if !api.is_empty() => api,
+        _ if min >= 31 => "kubeadm.k8s.io/v1beta4".to_string(),
+        _ => "kubeadm.k8s.io/v1beta3".to_string(),
+    };
+    format!(
+        "apiVersion: {api}\nbootstrapTokens:\n- groups:\n  - system:bootstrappers:kubeadm:default-node-token\n  token: abcdef.0123456789abcdef\n  ttl: 24h0m0s\n  usages:\n  - signing\n  - authentication\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 1.2.3.4\n  bindPort: 6443\nnodeRegistration:\n  criSocket: unix:///var/run/containerd/containerd.sock\n  name: node\n---\napiVersion: {api}\ncertificatesDir: /etc/kubernetes/pki\nclusterName: kubernetes\nimageRepository: registry.k8s.io\nkind: ClusterConfiguration\nkubernetesVersion: {maj}.{min}.{patch}\nnetworking:\n  dnsDomain: cluster.local\n  serviceSubnet: 10.96.0.0/12\n"
+    )
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let var = |k: &str| std::env::var(k).unwrap_or_default();
@@ -1336,6 +1352,7 @@ fn main() {
         ["join", ..] => join(&env, &rest(1)),
         ["token", "create", ..] => token_create(&env, &rest(2)),
         ["config", "images", "list", ..] => images(&env, &rest(3)),
+        ["config", "print", "init-defaults", ..] => Ok(init_defaults(&env)),
         ["config", "images", "pull", ..] => preflight::images_pull(&env, &rest(3)),
         _ => fail(1, format!("unknown command {:?} for \"kubeadm\"", args)),
     };

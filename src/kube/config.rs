@@ -32,6 +32,13 @@ impl ApiVersion {
         }
     }
 
+    /// The version named by an `apiVersion` value, when this agent renders it.
+    pub fn parse(value: &str) -> Option<Self> {
+        [ApiVersion::V1Beta3, ApiVersion::V1Beta4]
+            .into_iter()
+            .find(|v| v.as_str() == value)
+    }
+
     /// The `apiVersion` value.
     pub fn as_str(self) -> &'static str {
         match self {

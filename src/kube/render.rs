@@ -115,6 +115,8 @@ pub struct Inputs<'a> {
     pub address: IpAddr,
     /// The secrets.
     pub secrets: &'a JoinSecrets,
+    /// The kubeadm configuration API to write (see [`ApiVersion::for_kubernetes`]).
+    pub api: ApiVersion,
 }
 
 /// Why a configuration cannot be rendered from what the node has.
@@ -143,7 +145,7 @@ pub fn go_duration(d: std::time::Duration) -> String {
 
 impl Inputs<'_> {
     fn version(&self) -> ApiVersion {
-        ApiVersion::for_kubernetes(self.kubernetes.version)
+        self.api
     }
 
     fn advertise_address(&self) -> String {

@@ -112,6 +112,8 @@ fn images_config(
         kubeadm,
         address: ctx.address,
         secrets: &secrets,
+        // The kubeadm step reports what choosing the API found.
+        api: super::kubeadm::api_version(ctx, kubernetes, &mut Vec::new())?,
     };
     let documents: Vec<Document> = inputs
         .init_documents()

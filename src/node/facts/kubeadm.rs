@@ -61,6 +61,30 @@ pub fn pause_image(host: &Host, version: &str, repository: &str) -> Result<Pause
     })
 }
 
+/// The `apiVersion` of the first kubeadm document in `kubeadm config print init-defaults`
+/// output (`kubeadm.k8s.io/v1beta4`).
+pub fn api_in(defaults: &str) -> Option<String> {
+    defaults
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("apiVersion:"))
+        .map(|v| v.trim().trim_matches('"').to_string())
+        .find(|v| v.starts_with("kubeadm.k8s.io/"))
+}
+
+/// The configuration API the installed kubeadm writes by default: `kubeadm config print
+/// init-defaults` prints its defaults in kubeadm's current scheme version (kubernetes/kubernetes
+/// cmd/kubeadm/app/cmd/config.go, `newCmdConfigPrintInitDefaults`, encoded with
+/// `kubeadmapiv1.SchemeGroupVersion`). `None` when kubeadm is not installed or does not answer.
+pub fn default_api(host: &Host) -> Result<Option<String>, HostError> {
+    let command = Command::new("kubeadm").args(["config", "print", "init-defaults"]);
+    match host.run(&command) {
+        Ok(out) if out.success() => Ok(api_in(&out.stdout)),
+        Ok(_) => Ok(None),
+        Err(HostError::Run(RunError::NotFound { .. })) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +116,16 @@ registry.k8s.io/etcd:3.5.15-0
             Some("p/pause:1")
         );
         assert_eq!(PauseAnswer::NotInstalled.image(), None);
+    }
+
+    #[test]
+    fn finds_the_api_version_of_the_defaults() {
+        let defaults = "apiVersion: kubeadm.k8s.io/v1beta4\nbootstrapTokens:\n- groups: []\nkind: InitConfiguration\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n";
+        assert_eq!(api_in(defaults).as_deref(), Some("kubeadm.k8s.io/v1beta4"));
+        assert_eq!(
+            api_in("apiVersion: kubelet.config.k8s.io/v1beta1\napiVersion: \"kubeadm.k8s.io/v1beta3\"\n").as_deref(),
+            Some("kubeadm.k8s.io/v1beta3")
+        );
+        assert_eq!(api_in("kind: InitConfiguration\n"), None);
     }
 }

@@ -46,7 +46,7 @@ mod work;
 use after::{After, kubectl_with};
 use diagnosis::evidence;
 use inputs::missing_inputs;
-pub use render::{Rendered, render};
+pub use render::{Rendered, api_version, render};
 use render::{at_least, vip_manifest, write_config, write_manifest};
 
 /// The init configuration (0600: it holds the token and certificate key).
@@ -99,6 +99,7 @@ impl KubeadmStep {
         let host = ctx.host;
         let role = ctx.profile.node.role;
         let mut plan = Plan::default();
+        plan.notes.extend(rendered.notes.iter().cloned());
         let after = After {
             ctx,
             kubeadm,

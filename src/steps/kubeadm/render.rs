@@ -4,6 +4,8 @@
 use super::error::KubeadmError;
 #[allow(unused_imports)]
 use super::*;
+use crate::engine::Note;
+use crate::kube::config::ApiVersion;
 
 /// What this node's kubeadm configuration is, rendered from the profile.
 pub struct Rendered {
@@ -17,6 +19,45 @@ pub struct Rendered {
     pub mode: Mode,
     /// The kubelet configuration patch a join applies (join only).
     pub kubelet_patch: Option<String>,
+    /// What choosing the configuration API found (the installed kubeadm's default differing
+    /// from the table).
+    pub notes: Vec<Note>,
+}
+
+/// The kubeadm configuration API to write: the table's ([`ApiVersion::for_kubernetes`],
+/// cited there) unless the installed kubeadm, asked on a node it has not run on yet, writes
+/// another one by default. An API this agent does not render keeps the table's, with a
+/// warning; a member node keeps what it was set up with (kubeadm is not asked again).
+pub fn api_version(
+    ctx: &Context,
+    kubernetes: &Kubernetes,
+    notes: &mut Vec<Note>,
+) -> Result<ApiVersion, StepError> {
+    let table = ApiVersion::for_kubernetes(kubernetes.version);
+    if !matches!(state::observe(ctx.host)?, Membership::Fresh) {
+        return Ok(table);
+    }
+    let Some(said) = crate::node::facts::kubeadm::default_api(ctx.host)? else {
+        return Ok(table);
+    };
+    let version = kubernetes.version;
+    Ok(match ApiVersion::parse(&said) {
+        Some(api) if api == table => table,
+        Some(api) => {
+            notes.push(Note::Info(format!(
+                "the installed kubeadm writes {said} by default (`kubeadm config print init-defaults`), where this agent's table says {} for Kubernetes {version}: rendering {said}, as the installed kubeadm does",
+                table.as_str()
+            )));
+            api
+        }
+        None => {
+            notes.push(Note::Warning(format!(
+                "the installed kubeadm writes {said} by default (`kubeadm config print init-defaults`), which this agent does not render: rendering {}, the table's choice for Kubernetes {version}; if kubeadm refuses it, `kubeadm config migrate` names the change",
+                table.as_str()
+            )));
+            table
+        }
+    })
 }
 
 /// Renders this node's kubeadm configuration (secrets registered with the host for
@@ -28,12 +69,14 @@ pub fn render(ctx: &Context) -> Result<Option<Rendered>, StepError> {
     let secrets = JoinSecrets::resolve(ctx.host, kubeadm, ctx.profile.node.role)
         .map_err(KubeadmError::from)?;
     let mode = kubeadm.mode();
+    let mut notes = Vec::new();
     let inputs = Inputs {
         profile: ctx.profile,
         kubernetes,
         kubeadm,
         address: ctx.address,
         secrets: &secrets,
+        api: api_version(ctx, kubernetes, &mut notes)?,
     };
     let documents = inputs.documents().map_err(KubeadmError::from)?;
     let yaml = to_yaml(&documents).map_err(KubeadmError::from)?;
@@ -51,6 +94,7 @@ pub fn render(ctx: &Context) -> Result<Option<Rendered>, StepError> {
         secrets,
         mode,
         kubelet_patch,
+        notes,
     }))
 }
 
