@@ -53,12 +53,17 @@ fn ident(text: &str) -> &str {
 
 /// The top-level modules `code` names through `crate::`.
 fn crate_references(code: &str) -> BTreeSet<String> {
+    references(code, "crate::")
+}
+
+/// The first path segments `code` names after `prefix` (`crate::`, `super::`).
+fn references(code: &str, prefix: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    for (i, _) in code.match_indices("crate::") {
+    for (i, _) in code.match_indices(prefix) {
         if code[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$') {
             continue; // `$crate::`, `my_crate::`
         }
-        let rest = &code[i + "crate::".len()..];
+        let rest = &code[i + prefix.len()..];
         if let Some(group) = rest.strip_prefix('{') {
             let mut depth = 0;
             let end = group
@@ -112,6 +117,47 @@ fn module_graph(src: &Path) -> Graph {
         let deps = graph.entry(top.clone()).or_default();
         deps.extend(crate_references(without_tests(&text)));
         deps.remove(&top);
+    }
+    graph
+}
+
+/// Inside each top-level module, its second-level modules (`host::files`) -> those they name
+/// (`crate::host::journal`, or `super::journal` from a file one level down).
+fn inner_graph(src: &Path) -> Graph {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut graph = Graph::new();
+    for file in files {
+        let rel = file
+            .strip_prefix(src)
+            .expect("under src")
+            .with_extension("");
+        let mut parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        if parts.last().is_some_and(|l| l == "mod") {
+            parts.pop();
+        }
+        if parts.len() < 2 {
+            continue;
+        }
+        let me = format!("{}::{}", parts[0], parts[1]);
+        let text = fs::read_to_string(&file).expect("readable source");
+        let code = without_tests(&text);
+        let mut named: BTreeSet<String> = BTreeSet::new();
+        let own = format!("crate::{}::", parts[0]);
+        named.extend(references(code, &own));
+        if parts.len() == 2 {
+            named.extend(references(code, "super::"));
+        }
+        let deps = graph.entry(me.clone()).or_default();
+        for second in named.into_iter().filter(|n| n != "super" && n != "self") {
+            let other = format!("{}::{second}", parts[0]);
+            if other != me {
+                deps.insert(other);
+            }
+        }
     }
     graph
 }
@@ -198,6 +244,22 @@ fn no_cycle_between_top_level_modules() {
     assert!(
         found.is_empty(),
         "module cycles (docs/architecture.md gives the layer order; move the shared piece down a layer):\n{}",
+        found
+            .iter()
+            .map(|c| describe(&graph, c))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn no_cycle_between_the_modules_inside_a_top_level_module() {
+    let graph = inner_graph(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    assert!(graph.contains_key("host::files"), "{graph:?}");
+    let found = cycles(&graph);
+    assert!(
+        found.is_empty(),
+        "module cycles inside a top-level module (move the shared piece into its own file):\n{}",
         found
             .iter()
             .map(|c| describe(&graph, c))
