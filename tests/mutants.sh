@@ -13,11 +13,11 @@ cd "$(dirname "$0")/.."
 MUTANTS=(
   "systemctl-verb|src/host/pending.rs|arg(\"daemon-reload\")|arg(\"daemon-reloads\")|--test apply"
   "systemctl-unit|src/steps/containerd.rs|args([verb, \"containerd\"])|args([verb, \"containerd-daemon\"])|--test runtime"
-  "ctr-address|src/steps/containerd.rs|args([\"--address\", &cfg.socket, \"version\"])|args([\"--address\", \"/run/containerd/containerd.sock\", \"version\"])|--test runtime verify_asks_containerd_on_the_socket_it_serves"
+  "ctr-address|src/node/facts/containerd.rs|args([\"--address\", socket, \"version\"])|args([\"--address\", \"/run/containerd/containerd.sock\", \"version\"])|--test runtime verify_asks_containerd_on_the_socket_it_serves"
   "apt-downgrade|src/packages/apt.rs|args.push(\"--allow-downgrades\".into());|{}|--test packages_apt"
   "apt-hold|src/packages/apt.rs|.arg(\"hold\")|.arg(\"unhold\")|--test packages_apt"
   "node-lock|src/host/lock.rs|FlockArg::LockExclusiveNonblock|FlockArg::UnlockNonblock|--test apply a_held_lock_refuses_a_second_apply"
-  "not-ready|src/steps/kubeadm/run.rs|out.success() && out.stdout.trim() == \"True\"|out.success()|--test kubeadm a_node_that_never_becomes_ready_fails_after_the_ready_timeout"
+  "not-ready|src/steps/kubeadm/work.rs|out.success() && out.stdout.trim() == \"True\"|out.success()|--test kubeadm a_node_that_never_becomes_ready_fails_after_the_ready_timeout"
   "sysctl-render|src/formats/sysctl_conf.rs|out.push_str(&format!(\"{key} = {value}\\n\"));|out.push_str(&format!(\"{key} = {}\\n\", value.split(' ').next().unwrap_or_default()));|--lib format_props"
   "line-ends|src/formats/lines.rs|text.split_inclusive('\\n').collect()|text.lines().collect()|--lib -- formats::hosts::tests::untouched_text_round_trips formats::hosts::tests::edit_is_idempotent"
 )
