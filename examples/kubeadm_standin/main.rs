@@ -3,7 +3,7 @@
 //! It pretends to be kubeadm `$STANDIN_KUBEADM_VERSION` (default 1.35.2) and:
 //! - parses the `--config` YAML (node path under `$SANDBOX_ROOT`) and rejects unknown kinds,
 //!   apiVersions the version does not serve, and unknown fields, from its own allow-list
-//!   written from REFERENCE §1.3 (not from the crate's types); checks the shape of extraArgs
+//!   written from the kubeadm configuration API reference (kubernetes.io/docs/reference/config-api/kubeadm-config.v1beta3/ and .v1beta4/; not from the crate's types); checks the shape of extraArgs
 //!   (map in v1beta3, `{name, value}` list in v1beta4), token / CA hash / certificate key
 //!   formats, node names, the control-plane version skew, and the flags that may not be
 //!   mixed with `--config`;
@@ -74,7 +74,7 @@ impl Env {
 }
 
 // ---------------------------------------------------------------------------------------
-// The allow-list (REFERENCE §1.3), per API version.
+// The allow-list (the kubeadm configuration API reference, v1beta3 and v1beta4), per API version.
 
 enum S {
     Any,
@@ -704,7 +704,7 @@ fn openssl(args: &[&str], stdin: Option<&[u8]>) -> Res<Vec<u8>> {
     Ok(out.stdout)
 }
 
-/// `sha256:` + SHA-256 of the CA's DER public key, the shell way (REFERENCE §1.4).
+/// `sha256:` + SHA-256 of the CA's DER public key, the shell way (the openssl pipeline of kubernetes.io/docs/reference/setup-tools/kubeadm/kubeadm-join/; kubeadm's cmd/kubeadm/app/util/pubkeypin).
 fn ca_hash(cert: &Path) -> Res<String> {
     let pubkey = openssl(
         &["x509", "-in", cert.to_str().unwrap(), "-pubkey", "-noout"],
