@@ -26,17 +26,24 @@
 #                        the stand-in's preflight (kubeadm's checks) passed without an error
 #                        or a FileExisting warning.
 
-PAIR_VERSION=1.35.2
-PAIR_CRICTL=1.35.0
-
-# pair_mirror DIR: the release files, the crictl tarball and the Debian repository.
+# pair_mirror DIR: the release files, the crictl tarball and the Debian repository, at the
+# Kubernetes version the shipped cluster profile names (cri-tools: that minor's .0). The
+# release's programs are the stand-ins, answering that version.
 pair_mirror() {
     local dir=$1 rel f
+    PAIR_VERSION=$(sed -n 's/^version = "\(1\.[0-9]*\.[0-9]*\)"$/\1/p' "$repo/profiles/cluster-master.toml" | head -1)
+    [ -n "$PAIR_VERSION" ] || { echo "no [kubernetes] version in profiles/cluster-master.toml" >&2; return 1; }
+    PAIR_CRICTL="${PAIR_VERSION%.*}.0"
     rel="$dir/release/v$PAIR_VERSION/bin/linux/amd64"
     mkdir -p "$rel" "$dir/cri-tools/v$PAIR_CRICTL" "$work/crictl"
-    cp "$VM_DIR/guest/standins/kubeadm-cluster" "$rel/kubeadm"
-    cp "$VM_DIR/guest/standins/kubelet" "$rel/kubelet"
-    cp "$VM_DIR/guest/standins/kubectl-cluster" "$rel/kubectl"
+    printf '%s %s\n' "$PAIR_VERSION" "$PAIR_CRICTL" >"$dir/versions"
+    sed "s/^set -u\$/set -u\nexport STANDIN_KUBEADM_VERSION=$PAIR_VERSION/" \
+        "$VM_DIR/guest/standins/kubeadm-cluster" >"$rel/kubeadm"
+    grep -q "^export STANDIN_KUBEADM_VERSION=$PAIR_VERSION\$" "$rel/kubeadm" \
+        || { echo "kubeadm-cluster: no 'set -u' line to follow" >&2; return 1; }
+    sed "s/1\.35\.2/$PAIR_VERSION/g" "$VM_DIR/guest/standins/kubelet" >"$rel/kubelet"
+    sed "s/1\.35\.2/$PAIR_VERSION/g" "$VM_DIR/guest/standins/kubectl-cluster" >"$rel/kubectl"
+    chmod 0755 "$rel/kubeadm" "$rel/kubelet" "$rel/kubectl"
     for f in kubeadm kubelet kubectl; do
         sha256sum "$rel/$f" | cut -d' ' -f1 >"$rel/$f.sha256"   # dl.k8s.io: the digest alone
     done

@@ -36,11 +36,12 @@ host_tools_checks() {
     check "negative control: before apply the same stand-in's preflight warned about socat and ethtool" \
         sh -c 'grep -qF "[WARNING FileExisting-socat]: socat not found in system path" /var/log/preflight-before.out && grep -qF "[WARNING FileExisting-ethtool]" /var/log/preflight-before.out'
     check "apt fetched them from the signed mirror (InRelease verified)" sh -c 'ls /var/lib/apt/lists/*_debian_InRelease'
+    read -r version crictl </mnt/share/mirror/versions
     for t in kubeadm kubelet kubectl; do
-        check "/usr/local/bin/$t is the release file, sha256-verified" \
-            cmp -s /usr/local/bin/$t /mnt/share/mirror/release/v1.35.2/bin/linux/amd64/$t
+        check "/usr/local/bin/$t is the release file of $version, sha256-verified" \
+            cmp -s /usr/local/bin/$t /mnt/share/mirror/release/v$version/bin/linux/amd64/$t
     done
-    check "crictl from the cri-tools tarball" sh -c '/usr/local/bin/crictl --version | grep -q "crictl version v1.35.0"'
+    check "crictl $crictl from the cri-tools tarball" sh -c "/usr/local/bin/crictl --version | grep -q 'crictl version v$crictl'"
     check "kubeadm's preflight (the stand-in's, kubeadm's checks) ran and passed" \
         grep -Eq '^== .*kubeadm-standin (init|join) .*\(exit 0\)$' /var/log/kubeadm-standin.out
     check "... without an error or a FileExisting warning" \
