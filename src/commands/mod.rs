@@ -3,6 +3,7 @@
 //! with `--output json`, one JSON document.
 
 pub mod effective;
+pub mod etcd;
 pub mod hint;
 pub mod join;
 pub mod man;

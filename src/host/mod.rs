@@ -2,6 +2,7 @@
 //! `main`. Files resolve under `--root`, programs are found on `PATH`, secrets are redacted
 //! here and nowhere else.
 
+mod artifacts;
 mod atomic;
 mod backup;
 pub mod dpkg_lock;
