@@ -64,6 +64,9 @@ bundle = "/bundle"
 cri_tools = false
 TOML
 mv "$bundle" "$root/bundle"
+# A non-/ root is an offline root: the agent runs programs only from the stand-in
+# directory the run declares (BOOTSTRAP_TEST_PROGRAMS), never from PATH.
+export BOOTSTRAP_TEST_PROGRAMS=$work/bin
 export PATH="$work/bin:$PATH" SANDBOX_ROOT=$root STANDIN_LOG=$work/calls.log \
   STANDIN_FIXTURES=$PWD/tests/fixtures STANDIN_FAIL= STANDIN_KILL=
 

@@ -73,15 +73,20 @@ fn environment(cli: &Cli) -> Environment {
     }
 }
 
-/// The host for `--root`. With a sandbox root (never `/`), `BOOTSTRAP_TEST_ENOSPC` makes it
-/// simulate a full disk, for the tests of what a failed write leaves behind.
+/// The host for `--root`. A root other than `/` is an offline root: no program of this
+/// machine runs, unless a test declares its stand-ins with `BOOTSTRAP_TEST_PROGRAMS=DIR`
+/// (then programs are found only in DIR). With a sandbox root, `BOOTSTRAP_TEST_ENOSPC`
+/// makes it simulate a full disk, for the tests of what a failed write leaves behind.
 fn host(cli: &Cli) -> Host {
-    let disk = std::env::var(crate::host::ENOSPC_VAR)
-        .ok()
-        .filter(|_| cli.root != Path::new("/"))
-        .and_then(|spec| crate::host::Disk::parse(&spec))
+    let sandbox = |var: &str| std::env::var_os(var).filter(|_| cli.root != Path::new("/"));
+    let disk = sandbox(crate::host::ENOSPC_VAR)
+        .and_then(|spec| crate::host::Disk::parse(&spec.to_string_lossy()))
         .unwrap_or_default();
-    Host::with_disk(cli.root.clone(), disk).with_progress(progress(cli))
+    let host = Host::with_disk(cli.root.clone(), disk).with_progress(progress(cli));
+    match sandbox(crate::host::TEST_PROGRAMS_VAR).filter(|dir| !dir.is_empty()) {
+        Some(dir) => host.with_stand_ins(dir.into()),
+        None => host,
+    }
 }
 
 /// How waits report progress: a line on stderr unless `--quiet` (ANSI only on a terminal

@@ -761,6 +761,7 @@ fn a_pinned_cni_url_is_verified_before_it_is_applied() {
     });
     let cluster = tempfile::tempdir().unwrap();
     let node = Node::new(cluster.path());
+    node.sb.use_real_program("curl");
     generate_bundle(&node);
     let good = "3f1cd3c9ed3c9a6f4d1b6b6bd6a5bd6e5b4cbd1f6e1b8d1f5ef6a6f3f9a2b4c1";
     let profile_for = |sum: &str| {

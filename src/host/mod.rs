@@ -1,6 +1,7 @@
 //! The host seam: every effect on the node goes through one [`Host`] value, built once in
-//! `main`. Files resolve under `--root`, programs are found on `PATH`, secrets are redacted
-//! here and nowhere else.
+//! `main`. Files resolve under `--root`; programs are found on `PATH` for the real root,
+//! only in a test's declared stand-in directory for a sandbox root, and nowhere for an
+//! offline root (see [`Programs`]); secrets are redacted here and nowhere else.
 
 mod artifacts;
 mod atomic;
@@ -30,7 +31,7 @@ pub use lock::{LockError, NodeLock};
 pub use owned::Owner;
 pub use paths::STATE_DIR;
 pub use pending::daemon_reload;
-pub use programs::{Command, Output, RunError};
+pub use programs::{Command, Output, Programs, RunError, TEST_PROGRAMS_VAR};
 pub use redact::REDACTED;
 
 /// The node lock file.
@@ -48,6 +49,8 @@ pub struct Host {
     triggers: Mutex<Vec<(String, Vec<String>)>>,
     /// Reports waits (and holds the clock they sleep on).
     progress: std::sync::Arc<progress::Progress>,
+    /// Where programs are found (nowhere for an offline root).
+    programs: Programs,
 }
 
 /// What can go wrong touching the node.
@@ -117,6 +120,7 @@ impl Host {
 
     /// A host whose writes go through `disk` (a simulated full disk in sandbox tests).
     pub fn with_disk(root: PathBuf, disk: Disk) -> Self {
+        let root_for_programs = root.clone();
         Host {
             root,
             redactor: redact::Redactor::default(),
@@ -124,7 +128,23 @@ impl Host {
             unjournaled: Mutex::new(Vec::new()),
             triggers: Mutex::new(Vec::new()),
             progress: std::sync::Arc::default(),
+            programs: Programs::for_root(&root_for_programs, None),
         }
+    }
+
+    /// This host, running programs only from the stand-in directory `dir` (a test's
+    /// `BOOTSTRAP_TEST_PROGRAMS`); ignored on the real root `/`.
+    pub fn with_stand_ins(mut self, dir: PathBuf) -> Self {
+        self.programs = Programs::for_root(&self.root, Some(dir));
+        self
+    }
+
+    /// Whether this is an offline root: a `--root` other than `/` without declared
+    /// stand-ins (an image tree). No program runs there, and live changes (loading
+    /// modules, live sysctls, swapoff, restarts) are left to its first boot, where the
+    /// persisted configuration makes them happen.
+    pub fn is_offline(&self) -> bool {
+        self.programs == Programs::Offline
     }
 
     /// This host, reporting its waits through `progress`.
@@ -219,7 +239,8 @@ impl Host {
             .start("the command's time limit", limit)
             .after_grace();
         let subject = format!("`{shown}` to finish");
-        let mut output = match command.run_reporting(&mut || waiting.tick(&subject)) {
+        let mut output = match command.run_reporting(&self.programs, &mut || waiting.tick(&subject))
+        {
             Err(RunError::Interrupted { signal, status, .. }) => {
                 let line = self.redact(&command.display());
                 eprintln!(

@@ -1,7 +1,11 @@
-//! External programs: found on `PATH`, run with a timeout, output captured, secrets marked.
+//! External programs: found where the host's [`Programs`] says (on `PATH` for the real
+//! root, only in a declared stand-in directory for a sandbox root, nowhere for an offline
+//! root), run with a timeout, output captured, secrets marked.
 
+use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,6 +23,71 @@ const PIPE_GRACE: Duration = Duration::from_secs(1);
 
 /// How long an interrupted program gets to exit after the forwarded signal, before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// The variable a test sets, with a non-`/` root only, to a directory of stand-in
+/// programs: the agent then runs programs from that directory and nowhere else.
+pub const TEST_PROGRAMS_VAR: &str = "BOOTSTRAP_TEST_PROGRAMS";
+
+/// Where the agent finds the programs it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Programs {
+    /// On `PATH`: the real root `/`, a live node.
+    Path,
+    /// Only in this directory of stand-ins declared by a test (`BOOTSTRAP_TEST_PROGRAMS`),
+    /// never on `PATH`; a program named by path must lie under `root` or this directory.
+    /// The sandbox root then behaves as a simulated live node.
+    StandIns {
+        /// The stand-in directory.
+        dir: PathBuf,
+        /// The sandbox root (programs the agent installed there may be run by path).
+        root: PathBuf,
+    },
+    /// Nowhere: an offline root (an image tree). No program of this machine is run.
+    Offline,
+}
+
+impl Programs {
+    /// The policy for `root`: `PATH` for `/`; for any other root, the stand-in directory
+    /// `stand_ins` when a test declared one, else offline.
+    pub fn for_root(root: &Path, stand_ins: Option<PathBuf>) -> Self {
+        match stand_ins {
+            _ if root == Path::new("/") => Programs::Path,
+            Some(dir) => Programs::StandIns {
+                dir,
+                root: root.to_path_buf(),
+            },
+            None => Programs::Offline,
+        }
+    }
+
+    /// What to execute for `program`: the name itself (looked up on `PATH` by the OS) on
+    /// the real root, the stand-in's path in a stand-in directory; refused offline.
+    pub fn resolve(&self, program: &str) -> Result<OsString, RunError> {
+        match self {
+            Programs::Path => Ok(program.into()),
+            Programs::Offline => Err(RunError::Offline {
+                program: program.to_string(),
+            }),
+            Programs::StandIns { dir, root } => {
+                let by_path = Path::new(program);
+                let found = if program.contains('/') {
+                    let inside = by_path.is_absolute()
+                        && !program.split('/').any(|c| c == "..")
+                        && (by_path.starts_with(root) || by_path.starts_with(dir));
+                    inside.then(|| by_path.to_path_buf())
+                } else {
+                    Some(dir.join(program))
+                };
+                match found {
+                    Some(path) if path.exists() => Ok(path.into_os_string()),
+                    _ => Err(RunError::NotFound {
+                        program: program.to_string(),
+                    }),
+                }
+            }
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 enum Arg {
@@ -72,6 +141,14 @@ pub enum RunError {
     /// Not on `PATH`.
     #[error("`{program}` was not found on PATH; install it or fix PATH")]
     NotFound {
+        /// Program name.
+        program: String,
+    },
+    /// Not run: the root is an offline root, where no program of this machine runs.
+    #[error(
+        "`{program}` was not run: a --root other than / is an offline root, where bootstrap runs no program of this machine"
+    )]
+    Offline {
         /// Program name.
         program: String,
     },
@@ -190,15 +267,22 @@ impl Command {
         self.timeout
     }
 
-    /// Runs the program to completion (or its timeout) and captures its output.
-    pub fn run(&self) -> Result<Output, RunError> {
-        self.run_reporting(&mut || {})
+    /// Runs the program (found on `PATH`) to completion or its timeout; for this module's
+    /// tests.
+    #[cfg(test)]
+    fn run(&self) -> Result<Output, RunError> {
+        self.run_reporting(&Programs::Path, &mut || {})
     }
 
-    /// [`Command::run`], calling `report` every few milliseconds while the program runs
-    /// (the caller's progress reporter decides when to say so).
-    pub fn run_reporting(&self, report: &mut dyn FnMut()) -> Result<Output, RunError> {
-        let mut command = std::process::Command::new(&self.program);
+    /// Runs the program, found where `programs` says, to completion (or its timeout) and
+    /// captures its output, calling `report` every few milliseconds while it runs (the
+    /// caller's progress reporter decides when to say so). Only the host calls this.
+    pub(super) fn run_reporting(
+        &self,
+        programs: &Programs,
+        report: &mut dyn FnMut(),
+    ) -> Result<Output, RunError> {
+        let mut command = std::process::Command::new(programs.resolve(&self.program)?);
         command
             .args(self.args.iter().map(|a| match a {
                 Arg::Plain(s) | Arg::Secret(s) => s,
@@ -400,6 +484,45 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    #[test]
+    fn stand_ins_are_found_only_in_their_directory_and_offline_nothing_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (bin, root) = (dir.path().join("bin"), dir.path().join("root"));
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+        std::fs::write(bin.join("modprobe"), "").unwrap();
+        std::fs::write(root.join("usr/bin/kubectl"), "").unwrap();
+        let programs = Programs::for_root(&root, Some(bin.clone()));
+        assert_eq!(
+            programs.resolve("modprobe").unwrap(),
+            bin.join("modprobe").into_os_string()
+        );
+        // On PATH but not declared: not found, never taken from PATH.
+        for absent in ["sh", "cat", "../bin/modprobe", "/usr/bin/env", "/bin/sh"] {
+            let err = programs.resolve(absent).unwrap_err();
+            assert!(matches!(err, RunError::NotFound { .. }), "{absent}: {err}");
+        }
+        let inside = root.join("usr/bin/kubectl");
+        assert!(programs.resolve(inside.to_str().unwrap()).is_ok());
+        let escape = format!("{}/../bin/modprobe", root.display());
+        assert!(
+            programs.resolve(&escape).is_err(),
+            "no `..` out of the root"
+        );
+        let offline = Programs::for_root(&root, None);
+        for any in ["modprobe", "sh", inside.to_str().unwrap()] {
+            let err = offline.resolve(any).unwrap_err();
+            assert!(matches!(err, RunError::Offline { .. }), "{any}: {err}");
+        }
+        let real = Programs::for_root(Path::new("/"), Some(bin));
+        assert_eq!(
+            real,
+            Programs::Path,
+            "the variable is ignored on the real root"
+        );
+        assert_eq!(real.resolve("sh").unwrap(), OsString::from("sh"));
     }
 
     #[test]

@@ -230,6 +230,7 @@ impl Waiting<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     /// A clock that only moves when slept on.
     struct FakeClock(Mutex<Duration>);
@@ -341,7 +342,17 @@ mod tests {
         let progress =
             Progress::new(style, Duration::from_millis(200)).with_sinks(human.clone(), json);
         let dir = tempfile::tempdir().unwrap();
-        let host = super::super::Host::new(dir.path().to_path_buf()).with_progress(progress);
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        for name in ["sleep", "true"] {
+            let script = format!("#!/bin/sh\nexec {name} \"$@\"\n");
+            std::fs::write(bin.join(name), script).unwrap();
+            std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+        }
+        let host = super::super::Host::new(dir.path().to_path_buf())
+            .with_stand_ins(bin)
+            .with_progress(progress);
         let sleep = super::super::Command::new("sleep")
             .arg("1")
             .timeout(Duration::from_secs(30));

@@ -204,6 +204,22 @@ impl Sandbox {
             .unwrap();
     }
 
+    /// Declares a real program of this machine (found on the test's PATH) as one the agent
+    /// may run: a link to it in the stand-in directory, the only place the agent looks
+    /// under a sandbox root (`BOOTSTRAP_TEST_PROGRAMS`).
+    pub fn use_real_program(&self, name: &str) {
+        let found = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| panic!("{name} is not on PATH; this test needs it"));
+        let link = self.bin.join(name);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(found, link).unwrap();
+    }
+
     /// Writes a file under the root.
     pub fn write(&self, node_path: &str, contents: &str) {
         let path = self.path(node_path);
@@ -245,6 +261,7 @@ impl Sandbox {
             .arg("--root")
             .arg(&self.root)
             .env("PATH", path)
+            .env("BOOTSTRAP_TEST_PROGRAMS", &self.bin)
             .env("SANDBOX_ROOT", &self.root)
             .env("STANDIN_LOG", &self.log)
             .env("STANDIN_FAIL", &self.fail)
