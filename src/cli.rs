@@ -41,7 +41,9 @@ pub fn usage_exit_code(err: &clap::Error) -> i32 {
 #[derive(Debug, Parser)]
 #[command(name = "bootstrap", version, about, long_about = None)]
 pub struct Cli {
-    /// Root directory every node path resolves under, /proc and /sys included.
+    /// Root directory every node path resolves under, /proc and /sys included. A root other
+    /// than / is an offline root (an image tree): no program of this machine is run, and
+    /// live changes are left to its first boot.
     #[arg(long, global = true, default_value = "/", value_name = "DIR")]
     pub root: PathBuf,
     /// Output format: lines for people, or one JSON event per line.

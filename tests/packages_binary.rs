@@ -116,7 +116,7 @@ fn binary_install_converges_and_a_second_apply_downloads_nothing() {
     );
     assert!(
         plan.stdout
-            .contains("install the verified kubeadm 1.31.4 to /usr/local/bin/kubeadm\""),
+            .contains("install the verified kubeadm 1.31.4 to /usr/local/bin/kubeadm and record it in /var/lib/bootstrap/packages/programs.json\""),
         "{}",
         plan.stdout
     );
@@ -679,7 +679,7 @@ fn without_a_terminal_each_download_prints_a_line() {
     }
     assert!(
         out.stdout
-            .contains("  + install the verified kubeadm 1.31.4 to /usr/local/bin/kubeadm"),
+            .contains("  + install the verified kubeadm 1.31.4 to /usr/local/bin/kubeadm and record it in /var/lib/bootstrap/packages/programs.json"),
         "{}",
         out.stdout
     );

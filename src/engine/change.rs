@@ -64,6 +64,9 @@ pub enum Action {
     Work(Arc<dyn Work>),
 }
 
+/// How a note on a live change left to the first boot of an offline root begins.
+pub const AT_FIRST_BOOT: &str = "at first boot: ";
+
 /// Something a step wants the operator to know that is not a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Note {
@@ -122,6 +125,14 @@ impl Plan {
     /// Adds information.
     pub fn info(&mut self, text: impl Into<String>) {
         self.notes.push(Note::Info(text.into()));
+    }
+
+    /// Records a live change left to the first boot of an offline root (an image tree),
+    /// where the configuration written makes it happen: information starting with
+    /// [`AT_FIRST_BOOT`].
+    pub fn at_first_boot(&mut self, text: impl Into<String>) {
+        self.notes
+            .push(Note::Info(format!("{AT_FIRST_BOOT}{}", text.into())));
     }
 }
 

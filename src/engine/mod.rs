@@ -10,7 +10,7 @@ pub mod step;
 #[cfg(test)]
 mod tests;
 
-pub use change::{Action, Change, Note, Plan, Work};
+pub use change::{AT_FIRST_BOOT, Action, Change, Note, Plan, Work};
 pub use environment::{Environment, Progress};
 pub use event::{Event, Mode, Status, Summary};
 pub use step::{Context, Step, StepError};

@@ -16,6 +16,7 @@ pub mod modules_load;
 pub mod proc_swaps;
 pub mod registry_hosts;
 pub mod sysctl_conf;
+pub mod unit_install;
 
 #[cfg(test)]
 mod format_props;

@@ -14,6 +14,7 @@ use super::bundle::Bundle;
 use super::download::file_sha256;
 use super::error::PackagesError;
 use super::install::{CNI_RECORD, CniRecord, install_changes};
+use super::record;
 use super::tools::{self, Probe};
 
 /// The kubelet unit, as shipped (kubernetes/release templates).
@@ -71,8 +72,8 @@ fn cni_installed(host: &Host, version: KubeVersion) -> Result<bool, HostError> {
 /// CNI tarball, which is judged by [`CNI_RECORD`]).
 pub fn observe(host: &Host, artifact: &Artifact) -> Result<Option<Probe>, HostError> {
     match &artifact.payload {
-        Payload::Program { tool, path } => tools::probe(host, *tool, &host.path(path)).map(Some),
-        Payload::Crictl { path } => tools::probe(host, tools::CRICTL, &host.path(path)).map(Some),
+        Payload::Program { tool, path } => record::probe(host, *tool, path).map(Some),
+        Payload::Crictl { path } => record::probe(host, tools::CRICTL, path).map(Some),
         Payload::CniPlugins => Ok(None),
     }
 }
@@ -165,7 +166,7 @@ fn warn_packaged_copies(
     }
     for tool in tools::KUBERNETES {
         let path = format!("/usr/bin/{}", tool.name);
-        if let Probe::Version(v) = tools::probe(host, tool, &host.path(&path))? {
+        if let Probe::Version(v) = record::probe(host, tool, &path)? {
             observed.installed.push((tool.name, v));
             plan.warn(format!(
                 "{path} {v} is also installed (a distribution package?); this profile manages {}: remove the package so the wrong version cannot run",
@@ -196,7 +197,8 @@ fn plan_units(host: &Host, packages: &Packages, plan: &mut Plan) -> Result<(), S
         ));
     }
     let owed = host.is_pending(&crate::host::daemon_reload());
-    if (plan.changes.len() > before || owed) && crate::node::facts::systemd::is_init(host) {
+    let live = crate::node::facts::systemd::is_init(host) && !host.is_offline();
+    if (plan.changes.len() > before || owed) && live {
         plan.push(Change::run(
             "reload systemd units",
             crate::host::daemon_reload(),

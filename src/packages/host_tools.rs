@@ -41,6 +41,13 @@ pub fn plan_host_tools(
         .map(|t| format!("{} ({})", t.name, t.package.unwrap_or_default()))
         .collect::<Vec<_>>()
         .join(", ");
+    if host.is_offline() {
+        // An offline root runs no apt-get: the apply on the booted node installs them.
+        plan.at_first_boot(format!(
+            "install the host tools kubeadm looks for: {list} (apt-get, by the apply on the booted node)"
+        ));
+        return Ok(());
+    }
     let apt = packages.method == Method::Apt
         || (packages.method != Method::None && find_executable(host, "apt-get", &[]).is_some());
     if apt {

@@ -12,6 +12,7 @@ pub mod download;
 pub mod error;
 pub mod host_tools;
 pub mod install;
+pub mod record;
 pub mod skew;
 pub mod tools;
 pub mod work;

@@ -112,39 +112,50 @@ impl Step for CgroupStep {
             .map(|k| k.cgroup_driver)
             .unwrap_or_default();
         let mut plan = Plan::default();
-        let mode = cgroup::mode(host)?;
-        let systemd_init = crate::node::facts::systemd::is_init(host);
-        plan.info(format!(
-            "{}; {}; kubelet cgroup driver {}",
-            mode.describe(),
-            if systemd_init {
-                "systemd is init"
-            } else {
-                "systemd is not init"
-            },
-            want.as_str()
-        ));
-        if want == CgroupDriver::Systemd && !systemd_init {
-            let message = "kubernetes.cgroup_driver is systemd but systemd is not the init system here (/run/systemd/system is missing); the kubelet would fail. Boot the node with systemd, or set kubernetes.cgroup_driver = \"cgroupfs\" (and containerd follows)";
-            if ctx.mode == RunMode::Apply {
-                return Err(StepError::Blocked(message.into()));
-            }
-            plan.warn(message);
-        }
-        if let Some(k8s) = &ctx.profile.kubernetes {
-            if mode.is_v1() && k8s.version.minor >= 35 {
-                plan.warn(format!(
-                    "{} found, and the kubelet of Kubernetes {} refuses cgroup v1 by default (failCgroupV1: true since 1.35). Boot with cgroup v2 (kernel argument systemd.unified_cgroup_hierarchy=1), or set failCgroupV1: false in the kubelet configuration and ignore kubeadm's SystemVerification check",
-                    mode.describe(),
-                    k8s.version
-                ));
-            }
-            if k8s.version.minor >= 34 {
-                plan.info("kubelet ≥ 1.34 asks containerd ≥ 2.0 for the cgroup driver (KubeletCgroupDriverFromCRI): containerd's SystemdCgroup is what counts there");
-            }
+        if host.is_offline() {
+            plan.info("an offline root: the cgroup hierarchy and the init system are the booted node's, judged by the apply there; only the files are compared here");
+        } else {
+            judge_live(ctx, want, &mut plan)?;
         }
         kubelet_side(ctx, want, &mut plan)?;
         runtime_mismatch(ctx, want, &mut plan)?;
         Ok(plan)
     }
+}
+
+/// The cgroup hierarchy and init system of the running node, against the profile.
+fn judge_live(ctx: &Context, want: CgroupDriver, plan: &mut Plan) -> Result<(), StepError> {
+    let host = ctx.host;
+    let mode = cgroup::mode(host)?;
+    let systemd_init = crate::node::facts::systemd::is_init(host);
+    plan.info(format!(
+        "{}; {}; kubelet cgroup driver {}",
+        mode.describe(),
+        if systemd_init {
+            "systemd is init"
+        } else {
+            "systemd is not init"
+        },
+        want.as_str()
+    ));
+    if want == CgroupDriver::Systemd && !systemd_init {
+        let message = "kubernetes.cgroup_driver is systemd but systemd is not the init system here (/run/systemd/system is missing); the kubelet would fail. Boot the node with systemd, or set kubernetes.cgroup_driver = \"cgroupfs\" (and containerd follows)";
+        if ctx.mode == RunMode::Apply {
+            return Err(StepError::Blocked(message.into()));
+        }
+        plan.warn(message);
+    }
+    if let Some(k8s) = &ctx.profile.kubernetes {
+        if mode.is_v1() && k8s.version.minor >= 35 {
+            plan.warn(format!(
+                "{} found, and the kubelet of Kubernetes {} refuses cgroup v1 by default (failCgroupV1: true since 1.35). Boot with cgroup v2 (kernel argument systemd.unified_cgroup_hierarchy=1), or set failCgroupV1: false in the kubelet configuration and ignore kubeadm's SystemVerification check",
+                mode.describe(),
+                k8s.version
+            ));
+        }
+        if k8s.version.minor >= 34 {
+            plan.info("kubelet ≥ 1.34 asks containerd ≥ 2.0 for the cgroup driver (KubeletCgroupDriverFromCRI): containerd's SystemdCgroup is what counts there");
+        }
+    }
+    Ok(())
 }

@@ -14,6 +14,7 @@ pub mod preflight;
 pub mod swap;
 pub mod sysctl;
 pub mod sysctl_typos;
+pub mod unit_files;
 
 use crate::engine::Step;
 

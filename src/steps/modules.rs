@@ -60,7 +60,8 @@ impl Step for ModulesStep {
 }
 
 /// Plans `wanted` loaded now (modprobe of each missing one) and listed in the
-/// modules-load.d file `path` (our own file, with `header`) for systemd-modules-load.
+/// modules-load.d file `path` (our own file, with `header`) for systemd-modules-load. On an
+/// offline root only the file: loading is left to its first boot.
 pub fn plan_load(
     host: &Host,
     path: &str,
@@ -71,6 +72,13 @@ pub fn plan_load(
     let old = host.read(path)?;
     let new = modules_load::render(header, wanted);
     plan.update_file(path, old.as_deref(), new, Mode::KeepOr(0o644));
+    if host.is_offline() {
+        plan.at_first_boot(format!(
+            "systemd-modules-load loads {} (listed in {path}); nothing is loaded into this machine's kernel",
+            wanted.join(", ")
+        ));
+        return Ok(());
+    }
     let loaded = loaded_modules(host)?;
     for module in wanted {
         if !loaded.contains(&canonical_name(module)) {

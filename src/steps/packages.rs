@@ -13,7 +13,7 @@ use crate::host::Mode;
 use crate::packages::artifacts::program_path;
 use crate::packages::error::PackagesError;
 use crate::packages::work::{Completion, completion_command};
-use crate::packages::{COMPLETION, apt, binary, host_tools, skew, tools};
+use crate::packages::{COMPLETION, apt, binary, host_tools, record, skew, tools};
 use crate::profile::packages::Method;
 use crate::values::KubeVersion;
 
@@ -41,10 +41,13 @@ fn observe_preinstalled(ctx: &Context, version: KubeVersion) -> Result<Plan, Ste
             ));
             continue;
         };
-        match tools::probe(ctx.host, tool, &ctx.host.path(&path))? {
+        match record::probe(ctx.host, tool, &path)? {
             tools::Probe::Version(found) if found == version => {
                 plan.info(format!("{path} reports {found}"));
             }
+            tools::Probe::Broken(_) if ctx.host.is_offline() => plan.info(format!(
+                "{path} is there; its version is not asked in an offline root (no program runs), the apply on the booted node checks it"
+            )),
             other => problems.push(format!("{path}: {}", other.describe())),
         }
     }
@@ -117,6 +120,12 @@ fn plan_completion(
     plan: &mut Plan,
 ) -> Result<(), StepError> {
     let summary = format!("write kubectl bash completion to {COMPLETION}");
+    if ctx.host.is_offline() {
+        plan.at_first_boot(format!(
+            "{summary}: it is what `{kubectl} completion bash` prints, and no program runs for an offline root (the apply on the booted node writes it)"
+        ));
+        return Ok(());
+    }
     if installing {
         plan.push(Change::work(
             summary,
@@ -152,6 +161,13 @@ fn plan_completion(
     Ok(())
 }
 
+/// Why the apt method is refused for an offline root.
+fn apt_offline() -> StepError {
+    StepError::Blocked(
+        "packages.method = \"apt\" is not run for an offline root: bootstrap would run this machine's apt-get against this machine's package database, not the image's. Use packages.method = \"binary\" or \"bundle\" (checksummed files placed into the root), or install the packages into the image with its own tooling (e.g. `chroot ROOT apt-get install kubeadm=… kubelet=… kubectl=…`) with packages.method = \"none\"".into(),
+    )
+}
+
 impl Step for PackagesStep {
     fn name(&self) -> &'static str {
         "packages"
@@ -168,6 +184,7 @@ impl Step for PackagesStep {
         let mut plan = Plan::default();
         let (kubectl, observed) = match packages.method {
             Method::None => return observe_preinstalled(ctx, version),
+            Method::Apt if ctx.host.is_offline() => return Err(apt_offline()),
             Method::Apt => {
                 let observed = apt::plan(ctx.host, version, packages, &mut plan)?;
                 ("/usr/bin/kubectl".to_string(), observed)

@@ -202,6 +202,9 @@ impl Step for PreflightStep {
                 "no [kubeadm] section: kubeadm does not run, so there is no preflight to satisfy",
             ));
         };
+        if ctx.host.is_offline() {
+            return Ok(Plan::skip(super::kubeadm::OFFLINE_SKIP));
+        }
         let Some(kubernetes) = &ctx.profile.kubernetes else {
             return Err(blocked(
                 "[kubeadm] needs [kubernetes] version (the profile was not validated)",

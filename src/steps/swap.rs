@@ -6,10 +6,10 @@ use crate::formats::fstab;
 use crate::host::{Command, Host, HostError, Mode};
 use crate::profile::swap::SwapPolicy;
 
+use super::unit_files::{UNIT_DIR, is_masked};
+
 /// The fstab path.
 pub const FSTAB: &str = "/etc/fstab";
-/// Where units are masked.
-const UNIT_DIR: &str = "/etc/systemd/system";
 /// zram-generator's configuration in /etc (an empty one turns zram swap off).
 const ZRAM_GENERATOR_CONF: &str = "/etc/systemd/zram-generator.conf";
 /// The generator's default configurations, read when /etc has none.
@@ -26,13 +26,13 @@ const ZRAMSWAP_UNITS: [&str; 2] = [
 /// The `swap` step.
 pub struct SwapStep;
 
-fn is_masked(host: &Host, unit: &str) -> bool {
-    host.read_link(&format!("{UNIT_DIR}/{unit}"))
-        .is_some_and(|t| t == std::path::Path::new("/dev/null"))
-}
-
 /// Swap units systemd knows about (from fstab, GPT auto-discovery, zram, or unit files).
+/// On an offline root (no systemd to ask), the `.swap` unit files in its unit path: fstab's
+/// lines are commented out and swap.target is masked, which covers the generated ones.
 fn swap_units(host: &Host) -> Result<Vec<String>, HostError> {
+    if host.is_offline() {
+        return super::unit_files::unit_files_ending(host, ".swap");
+    }
     let output = host.run(&Command::new("systemctl").args([
         "list-units",
         "--type=swap",
@@ -97,7 +97,9 @@ fn plan_boot_units(host: &Host, plan: &mut Plan) -> Result<(), StepError> {
             Mode::KeepOr(0o644),
         ));
     }
-    if plan.changes.len() > before || host.is_pending(&crate::host::daemon_reload()) {
+    if host.is_offline() {
+        plan.at_first_boot("no swap is activated: systemd reads the masks when it starts");
+    } else if plan.changes.len() > before || host.is_pending(&crate::host::daemon_reload()) {
         plan.push(Change::run(
             "reload systemd units",
             crate::host::daemon_reload(),
@@ -117,7 +119,11 @@ impl Step for SwapStep {
         }
         let host = ctx.host;
         let mut plan = Plan::default();
-        let areas = crate::node::facts::swap::active(host)?;
+        let areas = match host.is_offline() {
+            // The root's /proc/swaps is not the booted image's: nothing is on yet.
+            true => Vec::new(),
+            false => crate::node::facts::swap::active(host)?,
+        };
         for area in &areas {
             plan.push(Change::run(
                 format!("turn off swap on {} ({})", area.path, area.kind),
@@ -141,7 +147,7 @@ impl Step for SwapStep {
                 plan.push(change);
             }
         }
-        if crate::node::facts::systemd::is_init(host) {
+        if crate::node::facts::systemd::is_init(host) || host.is_offline() {
             plan_boot_units(host, &mut plan)?;
         } else {
             plan.info("systemd is not running here: swap units were not checked");

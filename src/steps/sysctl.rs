@@ -103,9 +103,14 @@ pub fn overrides(
 
 /// The profile's settings the kernel has (or will have once a listed module loads). The
 /// others are left out with a did-you-mean: warnings in plan and check, an error in apply
-/// (nothing later can make a misspelt parameter exist).
+/// (nothing later can make a misspelt parameter exist). On an offline root every key is
+/// kept: its /proc/sys is not the kernel the image will boot.
 fn known_settings(ctx: &Context, plan: &mut Plan) -> Result<Vec<(String, String)>, StepError> {
     let settings = &ctx.profile.sysctl.settings;
+    if ctx.host.is_offline() {
+        // The root's /proc/sys is not the kernel the image will boot.
+        return Ok(settings.clone());
+    }
     let keys: Vec<&str> = settings.iter().map(|(k, _)| k.as_str()).collect();
     let unknown = sysctl_typos::unknown_keys(ctx.host, &keys, &ctx.profile.modules.load)?;
     let messages: Vec<String> = unknown.iter().map(sysctl_typos::Unknown::message).collect();
@@ -134,7 +139,13 @@ impl Step for SysctlStep {
         let old = ctx.host.read(SYSCTL_FILE)?;
         let new = sysctl_conf::render(HEADER, wanted);
         plan.update_file(SYSCTL_FILE, old.as_deref(), new, Mode::KeepOr(0o644));
-        for (key, value) in wanted {
+        if ctx.host.is_offline() && !wanted.is_empty() {
+            plan.at_first_boot(format!(
+                "systemd-sysctl sets {} kernel parameters from {SYSCTL_FILE} (the names are not checked against a kernel here)",
+                wanted.len()
+            ));
+        }
+        for (key, value) in wanted.iter().filter(|_| !ctx.host.is_offline()) {
             let path = format!("/proc/sys/{}", proc_path(key));
             let live = ctx.host.read(&path)?;
             let live = live.as_deref().map(normalize_value);

@@ -56,7 +56,10 @@ pub fn pause_image(host: &Host, version: &str, repository: &str) -> Result<Pause
             command: command.display(),
             detail: out.tail(1),
         },
-        Err(HostError::Run(RunError::NotFound { .. })) => PauseAnswer::NotInstalled,
+        // An offline root runs no kubeadm: as if not installed (the table's image is used).
+        Err(HostError::Run(RunError::NotFound { .. } | RunError::Offline { .. })) => {
+            PauseAnswer::NotInstalled
+        }
         Err(e) => return Err(e),
     })
 }
@@ -80,7 +83,7 @@ pub fn default_api(host: &Host) -> Result<Option<String>, HostError> {
     match host.run(&command) {
         Ok(out) if out.success() => Ok(api_in(&out.stdout)),
         Ok(_) => Ok(None),
-        Err(HostError::Run(RunError::NotFound { .. })) => Ok(None),
+        Err(HostError::Run(RunError::NotFound { .. } | RunError::Offline { .. })) => Ok(None),
         Err(e) => Err(e),
     }
 }

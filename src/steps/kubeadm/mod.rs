@@ -64,6 +64,9 @@ pub const CNI_DIR: &str = "/var/lib/bootstrap/cni";
 /// The `kubeadm` step.
 pub struct KubeadmStep;
 
+/// Why the kubeadm and preflight steps do nothing for an offline root.
+pub const OFFLINE_SKIP: &str = "an offline root (an image tree): kubeadm init or join runs at first boot, by the apply on the booted node";
+
 /// A refusal with its message (never another error's text: those are typed).
 fn blocked(message: impl Into<String>) -> StepError {
     StepError::Blocked(message.into())
@@ -239,6 +242,9 @@ impl Step for KubeadmStep {
     }
 
     fn plan(&self, ctx: &Context) -> Result<Plan, StepError> {
+        if ctx.host.is_offline() && ctx.profile.kubeadm.is_some() {
+            return Ok(Plan::skip(OFFLINE_SKIP));
+        }
         self.plan_node(ctx)
     }
 }
