@@ -5,7 +5,9 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::cli::{Cli, Cmd, EXIT_USAGE, Output, ProfileCmd, RenderCmd, RunArgs, SecretsCmd};
+use crate::cli::{
+    Cli, Cmd, EXIT_USAGE, NodeArgs, Output, ProfileCmd, RenderCmd, RunArgs, SecretsCmd, UpgradeCmd,
+};
 use crate::commands;
 use crate::engine::report::{HumanReporter, JsonReporter, Reporter};
 use crate::engine::run::{Selection, run};
@@ -134,7 +136,31 @@ fn run_steps(cli: &Cli, args: &RunArgs, mode: Mode, lock_wait: Duration) -> i32 
             &format!("unknown step `{name}`{hint} (steps: {})", known.join(", ")),
         );
     }
-    let profile = match load_profile(cli, &args.profile) {
+    with_node(cli, &args.profile, mode, lock_wait, |ctx| {
+        let all = steps::all();
+        let profile_file = args.profile.display().to_string();
+        run(
+            &all,
+            ctx,
+            mode,
+            &selection,
+            &profile_file,
+            run_reporter(cli, args).as_mut(),
+        )
+        .exit_code
+    })
+}
+
+/// Loads the profile, builds the host (and for apply takes the node lock) and runs `f` with
+/// the step context.
+fn with_node(
+    cli: &Cli,
+    profile_path: &Path,
+    mode: Mode,
+    lock_wait: Duration,
+    f: impl FnOnce(&Context) -> i32,
+) -> i32 {
+    let profile = match load_profile(cli, profile_path) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -156,19 +182,20 @@ fn run_steps(cli: &Cli, args: &RunArgs, mode: Mode, lock_wait: Duration) -> i32 
     } else {
         None
     };
-    with_context(cli, &host, &profile, mode, |ctx| {
-        let all = steps::all();
-        let profile_file = args.profile.display().to_string();
-        run(
-            &all,
-            ctx,
-            mode,
-            &selection,
-            &profile_file,
-            run_reporter(cli, args).as_mut(),
-        )
-        .exit_code
-    })
+    with_context(cli, &host, &profile, mode, f)
+}
+
+/// `bootstrap upgrade plan|apply`, `drain`, `uncordon`.
+fn node_job(cli: &Cli, args: &NodeArgs, mode: Mode, job: commands::upgrade::Job) -> i32 {
+    let file = args.profile.display().to_string();
+    let json = cli.output == Output::Json;
+    with_node(
+        cli,
+        &args.profile,
+        mode,
+        Duration::from_secs(args.lock_wait),
+        |ctx| commands::upgrade::run_job(ctx, job, &file, json, reporter(cli).as_mut()),
+    )
 }
 
 /// Resolves the node name (the hostname when the profile leaves it out) and address, reads
@@ -349,6 +376,14 @@ pub fn execute(cli: &Cli) -> i32 {
         Cmd::JoinCommand(args) => commands::join::join_command(&host(cli), cli.output, args),
         Cmd::Token(cmd) => commands::join::token(&host(cli), cli.output, cmd),
         Cmd::Etcd(cmd) => commands::etcd::run(&host(cli), cli.output, cmd),
+        Cmd::Upgrade(UpgradeCmd::Plan(args)) => {
+            node_job(cli, args, Mode::Plan, commands::upgrade::Job::Upgrade)
+        }
+        Cmd::Upgrade(UpgradeCmd::Apply(args)) => {
+            node_job(cli, args, Mode::Apply, commands::upgrade::Job::Upgrade)
+        }
+        Cmd::Drain(args) => node_job(cli, args, Mode::Apply, commands::upgrade::Job::Drain),
+        Cmd::Uncordon(args) => node_job(cli, args, Mode::Apply, commands::upgrade::Job::Uncordon),
         Cmd::Completions { shell } => refuse_json(cli, "completions").unwrap_or_else(|| {
             let mut script = Vec::new();
             let mut command = crate::cli::command();

@@ -99,6 +99,14 @@ pub enum Cmd {
     /// etcd snapshots on a control plane: save, status, restore.
     #[command(subcommand)]
     Etcd(crate::etcd::args::EtcdCmd),
+    /// Upgrade this node to the profile's kubernetes.version with kubeadm (one minor at a
+    /// time; first control plane, then the others, then workers).
+    #[command(subcommand)]
+    Upgrade(UpgradeCmd),
+    /// Drain this node (cordon, evict respecting PodDisruptionBudgets; see [upgrade.drain]).
+    Drain(NodeArgs),
+    /// Make this node schedulable again.
+    Uncordon(NodeArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -178,6 +186,27 @@ pub struct ApplyArgs {
     /// Profile and step selection.
     #[command(flatten)]
     pub run: RunArgs,
+    /// Wait this many seconds for another run holding the node lock.
+    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+    pub lock_wait: u64,
+}
+
+/// Upgrade subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UpgradeCmd {
+    /// Show this node's kind, versions and each upgrade phase; change nothing.
+    /// Exit 0: nothing to do, 2: phases pending, 1: error or refused.
+    Plan(NodeArgs),
+    /// Carry out the upgrade's phases; a re-run continues where a killed run stopped.
+    Apply(NodeArgs),
+}
+
+/// Arguments of upgrade, drain and uncordon.
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// The profile (TOML).
+    #[arg(long, short = 'p', default_value = DEFAULT_PROFILE, value_name = "FILE")]
+    pub profile: PathBuf,
     /// Wait this many seconds for another run holding the node lock.
     #[arg(long, default_value_t = 0, value_name = "SECONDS")]
     pub lock_wait: u64,

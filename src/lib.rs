@@ -4,7 +4,7 @@
 //!
 //! Layers, each using only those below it (docs/architecture.md; `tests/architecture.rs`
 //! fails on a cycle): `values` → `host`, `formats` → `profile` → `engine`, `node` → `kube`,
-//! `etcd` → `packages` → `preflight` → `steps` → `cli`, `commands`, `app`.
+//! `etcd` → `packages` → `preflight` → `steps` → `upgrade` → `cli`, `commands`, `app`.
 
 #![warn(missing_docs)]
 
@@ -21,4 +21,5 @@ pub mod packages;
 pub mod preflight;
 pub mod profile;
 pub mod steps;
+pub mod upgrade;
 pub mod values;

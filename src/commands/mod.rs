@@ -8,6 +8,7 @@ pub mod hint;
 pub mod join;
 pub mod man;
 pub mod show;
+pub mod upgrade;
 pub mod version;
 
 use std::io::Write;

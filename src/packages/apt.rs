@@ -231,7 +231,7 @@ fn plan_prerequisites(status: &Status, lock_wait: Duration, plan: &mut Plan) {
 }
 
 /// Plans the repository: its credentials, signing key and sources file.
-fn plan_repository(
+pub(crate) fn plan_repository(
     host: &Host,
     version: KubeVersion,
     packages: &Packages,

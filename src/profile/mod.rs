@@ -14,6 +14,7 @@ pub mod node;
 pub mod packages;
 pub mod structured;
 pub mod swap;
+pub mod upgrade;
 pub mod validate;
 
 use std::path::Path;
@@ -53,6 +54,9 @@ pub struct Profile {
     /// `[kubeadm]`: cluster formation (kubeadm init or join); absent for node prep only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubeadm: Option<kubeadm::Kubeadm>,
+    /// `[upgrade]`: how `bootstrap upgrade` and `bootstrap drain` treat this node.
+    #[serde(default)]
+    pub upgrade: upgrade::Upgrade,
 }
 
 /// The largest profile read: real ones are a few kilobytes; a bigger file is a mistake (or

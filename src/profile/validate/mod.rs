@@ -10,6 +10,7 @@ mod kubeadm_secrets;
 mod kubernetes;
 mod node;
 mod packages;
+mod upgrade;
 
 use super::Profile;
 use super::diagnostic::Diagnostic;
@@ -24,5 +25,6 @@ pub fn validate(profile: &Profile) -> Vec<Diagnostic> {
     packages::check_packages(profile, &mut out);
     kubernetes::validate(profile, &mut out);
     kubeadm::validate(profile, &mut out);
+    upgrade::check_upgrade(profile, &mut out);
     out
 }
