@@ -313,6 +313,39 @@ fn etcd_sits_on_the_layers_below_it() {
     assert!(above.is_empty(), "etcd depends on higher layers: {above:?}");
 }
 
+/// `upgrade` sits above `steps` and below the commands: nothing lower uses it, and it uses
+/// no command.
+#[test]
+fn upgrade_sits_between_steps_and_the_commands() {
+    let graph = src_graph();
+    let deps = |m: &str| graph.get(m).cloned().unwrap_or_default();
+    for lower in [
+        "values",
+        "host",
+        "formats",
+        "profile",
+        "engine",
+        "node",
+        "kube",
+        "etcd",
+        "packages",
+        "preflight",
+        "steps",
+    ] {
+        assert!(
+            !deps(lower).contains("upgrade"),
+            "{lower} depends on upgrade"
+        );
+    }
+    let upgrade = deps("upgrade");
+    for higher in ["cli", "commands", "app"] {
+        assert!(
+            !upgrade.contains(higher),
+            "upgrade depends on {higher}: {upgrade:?}"
+        );
+    }
+}
+
 /// The checker itself can fail: a cycle through three modules and a grouped `use` are found.
 #[test]
 fn the_checker_finds_cycles_and_grouped_uses() {

@@ -21,6 +21,7 @@
 //!   names kubeadm; `$STANDIN_KUBEADM_BREAK=kubelet-config` skips writing the kubelet config.
 
 mod preflight;
+mod upgrade;
 mod validation;
 
 use std::collections::BTreeMap;
@@ -1351,6 +1352,7 @@ fn main() {
         ["init", ..] => init(&env, &rest(1)),
         ["join", ..] => join(&env, &rest(1)),
         ["token", "create", ..] => token_create(&env, &rest(2)),
+        ["upgrade", ..] => upgrade::run(&env, &rest(1)),
         ["config", "images", "list", ..] => images(&env, &rest(3)),
         ["config", "print", "init-defaults", ..] => Ok(init_defaults(&env)),
         ["config", "images", "pull", ..] => preflight::images_pull(&env, &rest(3)),

@@ -34,6 +34,13 @@ pub fn effective(profile: &Profile) -> (Profile, Vec<Note>) {
     node_notes(&p, &mut notes);
     containerd_notes(&p, &mut notes);
     packages_notes(&p, &mut notes);
+    if p.upgrade.drain.kubeconfig.is_none() {
+        notes.unset(
+            "upgrade.drain",
+            "kubeconfig",
+            "a control plane drains with /etc/kubernetes/admin.conf; a worker needs one (or skip = true) to be upgraded",
+        );
+    }
     if p.kubernetes.is_none() {
         notes.unset(
             "",
