@@ -10,7 +10,7 @@ use crate::cli::{
 };
 use crate::commands;
 use crate::engine::report::{HumanReporter, JsonReporter, Reporter};
-use crate::engine::run::{Selection, run};
+use crate::engine::run::Selection;
 use crate::engine::{Context, Environment, Event, Mode, Progress};
 use crate::host::Host;
 use crate::profile::Profile;
@@ -123,7 +123,8 @@ fn load_profile(cli: &Cli, path: &Path) -> Result<Profile, i32> {
     })
 }
 
-fn run_steps(cli: &Cli, args: &RunArgs, mode: Mode, lock_wait: Duration) -> i32 {
+/// Runs plan, apply or check; `bake` (an apply on an offline root) records what it baked.
+fn run_steps(cli: &Cli, args: &RunArgs, mode: Mode, lock_wait: Duration, bake: bool) -> i32 {
     let selection = Selection {
         only: args.only.clone(),
         skip: args.skip.clone(),
@@ -138,16 +139,23 @@ fn run_steps(cli: &Cli, args: &RunArgs, mode: Mode, lock_wait: Duration) -> i32 
     }
     with_node(cli, &args.profile, mode, lock_wait, |ctx| {
         let all = steps::all();
-        let profile_file = args.profile.display().to_string();
-        run(
-            &all,
-            ctx,
-            mode,
-            &selection,
-            &profile_file,
-            run_reporter(cli, args).as_mut(),
-        )
-        .exit_code
+        let file = args.profile.display().to_string();
+        // Read again for its digest (the bake record); it was just loaded.
+        let bytes = std::fs::read(&args.profile).unwrap_or_default();
+        let mut reporter = run_reporter(cli, args);
+        let profile = (file.as_str(), bytes.as_slice());
+        if !bake {
+            return commands::bake::run_recognised(
+                &all,
+                ctx,
+                mode,
+                &selection,
+                profile,
+                reporter.as_mut(),
+            );
+        }
+        commands::bake::bake(&all, ctx, &selection, profile, reporter.as_mut())
+            .unwrap_or_else(|e| fail(cli, &e.to_string()))
     })
 }
 
@@ -361,13 +369,27 @@ fn refuse_json(cli: &Cli, what: &str) -> Option<i32> {
 /// Runs the parsed command line and returns the process exit code.
 pub fn execute(cli: &Cli) -> i32 {
     match &cli.command {
-        Cmd::Plan(args) => run_steps(cli, args, Mode::Plan, Duration::ZERO),
-        Cmd::Check(args) => run_steps(cli, args, Mode::Check, Duration::ZERO),
+        Cmd::Plan(args) => run_steps(cli, args, Mode::Plan, Duration::ZERO, false),
+        Cmd::Check(args) => run_steps(cli, args, Mode::Check, Duration::ZERO, false),
         Cmd::Apply(args) => run_steps(
             cli,
             &args.run,
             Mode::Apply,
             Duration::from_secs(args.lock_wait),
+            false,
+        ),
+        Cmd::Bake(_) if cli.root == Path::new("/") => {
+            eprintln!(
+                "error: bake prepares an image tree or a mounted disk image: give it with --root DIR (not /); to prepare this machine, use apply"
+            );
+            EXIT_USAGE
+        }
+        Cmd::Bake(args) => run_steps(
+            cli,
+            &args.run,
+            Mode::Apply,
+            Duration::from_secs(args.lock_wait),
+            true,
         ),
         Cmd::Profile(cmd) => profile_command(cli, cmd),
         Cmd::Render(cmd) => render_command(cli, cmd),

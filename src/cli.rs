@@ -79,6 +79,10 @@ pub enum Cmd {
     Apply(ApplyArgs),
     /// Report drift from the profile as findings; change nothing. Exit 0/2/1 like plan.
     Check(RunArgs),
+    /// Prepare an image tree or a mounted disk image (--root DIR, not /) so that at its
+    /// first boot only the cluster step remains: apply without running any program of
+    /// this machine, then record what was baked in /var/lib/bootstrap/baked.json.
+    Bake(ApplyArgs),
     /// Validate or show a profile.
     #[command(subcommand)]
     Profile(ProfileCmd),

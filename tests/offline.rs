@@ -292,3 +292,157 @@ fn declared_stand_ins_are_the_only_programs_run() {
     );
     assert!(calls.iter().any(|c| c.starts_with("swapoff ")), "{calls:?}");
 }
+
+/// The image as systemd would leave it at first boot, for a run with the stand-ins: the
+/// modules loaded and the parameters set from the files baked in, no swap on.
+fn boot(sb: &Sandbox) {
+    sb.write(
+        "/proc/modules",
+        "overlay 151552 0 - Live 0x0000000000000000\nbr_netfilter 32768 0 - Live 0x0000000000000000\n",
+    );
+    sb.write("/proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n");
+    for key in [
+        "net/ipv4/ip_forward",
+        "net/bridge/bridge-nf-call-iptables",
+        "net/bridge/bridge-nf-call-ip6tables",
+    ] {
+        sb.write(&format!("/proc/sys/{key}"), "1\n");
+    }
+    sb.write("/proc/sys/kernel/osrelease", "6.1.0-test-amd64\n");
+    sb.write("/proc/net/route", common::PROC_NET_ROUTE);
+    sb.write("/proc/net/fib_trie", common::PROC_NET_FIB_TRIE);
+    sb.write(
+        "/sys/fs/cgroup/cgroup.controllers",
+        "cpuset cpu io memory pids\n",
+    );
+    sb.mkdir("/run/systemd/system");
+    sb.write("/.standin/swap-units", "");
+    // systemd started what is enabled (the stand-in reads "enabled" from the links).
+    sb.write("/.standin/units/containerd.service", "active disabled\n");
+}
+
+#[test]
+fn bake_records_what_it_baked_and_the_booted_node_recognises_it() {
+    let sb = Sandbox::new();
+    let marker = sb.dir.path().join("ran");
+    let profile = image(&sb, &marker);
+    let tripwires = tripwire_dir(&sb, &marker, &TRIPWIRES);
+    let path = tripwires.to_str().unwrap();
+    let bake = json(&sb, path, "bake", &profile);
+    assert_eq!(bake.code, 0, "{}{}", bake.stdout, bake.stderr);
+    assert_eq!(std::fs::read_to_string(&marker).unwrap_or_default(), "");
+    let record: serde_json::Value =
+        serde_json::from_str(&sb.read("/var/lib/bootstrap/baked.json")).unwrap();
+    let digest = release::sha256(&std::fs::read(&profile).unwrap());
+    assert_eq!(record["profile_sha256"], digest.as_str());
+    for step in [
+        "hosts",
+        "modules",
+        "sysctl",
+        "swap",
+        "packages",
+        "containerd",
+    ] {
+        assert_eq!(
+            record["steps"][step]["status"], "changed",
+            "{step}: {record}"
+        );
+    }
+    assert_eq!(record["steps"]["cgroup"]["status"], "ok", "{record}");
+    assert_eq!(record["steps"]["kubeadm"]["status"], "skipped", "{record}");
+    let later = record["at_first_boot"].as_array().unwrap();
+    assert!(
+        later.iter().any(|l| l
+            .as_str()
+            .unwrap()
+            .starts_with("modules: systemd-modules-load")),
+        "{record}"
+    );
+    let again = json(&sb, path, "bake", &profile);
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert_eq!(again.summary()["changes"], 0, "{}", again.stdout);
+
+    // First boot: the apply on the booted node (the stand-ins simulate it) names the
+    // baked steps, observes them again and finds them converged.
+    boot(&sb);
+    let skip = ["--skip", "preflight", "--skip", "kubeadm"];
+    let booted = sb.json("apply", &profile, &skip);
+    assert_eq!(booted.code, 0, "{}{}", booted.stdout, booted.stderr);
+    let baked_notes: Vec<String> = booted
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "note")
+        .filter(|e| {
+            e["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("baked into the image")
+        })
+        .map(|e| e["step"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        baked_notes,
+        [
+            "hosts",
+            "modules",
+            "sysctl",
+            "swap",
+            "packages",
+            "containerd",
+            "cgroup"
+        ],
+        "{}",
+        booted.stdout
+    );
+    for step in ["hosts", "modules", "sysctl", "swap", "containerd", "cgroup"] {
+        assert_eq!(booted.status(step), "ok", "{step}: {}", booted.stdout);
+    }
+    // What the bake listed for the first boot, and nothing else.
+    let changes: Vec<String> = booted
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "change")
+        .map(|e| e["summary"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        changes,
+        ["write kubectl bash completion to /etc/bash_completion.d/kubectl (1 lines)"],
+        "{}",
+        booted.stdout
+    );
+    assert!(
+        booted
+            .notes("warning")
+            .iter()
+            .all(|w| !w.contains("baked with another"))
+    );
+
+    // Another profile than the one baked with is said, once.
+    let other = sb.profile(
+        "other.toml",
+        &std::fs::read_to_string(&profile)
+            .unwrap()
+            .replace("worker-2", "worker-9"),
+    );
+    let check = sb.json("check", &other, &skip);
+    let warned: Vec<String> = check
+        .notes("warning")
+        .into_iter()
+        .filter(|w| w.contains("baked with another profile"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{}", check.stdout);
+    assert_eq!(check.status("hosts"), "drift", "{}", check.stdout);
+}
+
+#[test]
+fn bake_refuses_the_real_root() {
+    let sb = Sandbox::new();
+    let profile = sb.profile("p.toml", common::MASTER_PROFILE);
+    let out = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+        .args(["--root", "/", "bake", "--profile"])
+        .arg(&profile)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--root DIR (not /)"));
+}
