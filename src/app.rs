@@ -406,6 +406,7 @@ pub fn execute(cli: &Cli) -> i32 {
         }
         Cmd::Drain(args) => node_job(cli, args, Mode::Apply, commands::upgrade::Job::Drain),
         Cmd::Uncordon(args) => node_job(cli, args, Mode::Apply, commands::upgrade::Job::Uncordon),
+        Cmd::Reset(args) => commands::reset::run(&host(cli), cli.output, args),
         Cmd::Completions { shell } => refuse_json(cli, "completions").unwrap_or_else(|| {
             let mut script = Vec::new();
             let mut command = crate::cli::command();

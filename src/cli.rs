@@ -111,6 +111,10 @@ pub enum Cmd {
     Drain(NodeArgs),
     /// Make this node schedulable again.
     Uncordon(NodeArgs),
+    /// Undo what bootstrap changed on this node, from its journal and backups (`kubeadm
+    /// reset -f` first when the node joined a cluster). Without --yes, print the plan.
+    /// Exit 0: nothing to undo, 2: something to undo (plan), 1: error or refused.
+    Reset(ResetArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -122,6 +126,18 @@ pub enum Cmd {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+}
+
+/// Arguments of reset.
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// Carry the plan out (without it, reset only prints what it would do).
+    #[arg(long)]
+    pub yes: bool,
+    /// Leave files changed since bootstrap wrote them (or whose backup is missing) as they
+    /// are, and undo the rest; without it such a file refuses the whole reset.
+    #[arg(long)]
+    pub keep_edited: bool,
 }
 
 /// Arguments of join-command.

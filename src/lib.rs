@@ -4,7 +4,8 @@
 //!
 //! Layers, each using only those below it (docs/architecture.md; `tests/architecture.rs`
 //! fails on a cycle): `values` → `host`, `formats` → `profile` → `engine`, `node` → `kube`,
-//! `etcd` → `packages` → `preflight` → `steps` → `upgrade` → `cli`, `commands`, `app`.
+//! `etcd` → `packages` → `preflight` → `steps` → `upgrade`, `reset` → `cli`, `commands`,
+//! `app`.
 
 #![warn(missing_docs)]
 
@@ -20,6 +21,7 @@ pub mod node;
 pub mod packages;
 pub mod preflight;
 pub mod profile;
+pub mod reset;
 pub mod steps;
 pub mod upgrade;
 pub mod values;

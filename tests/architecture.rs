@@ -313,36 +313,38 @@ fn etcd_sits_on_the_layers_below_it() {
     assert!(above.is_empty(), "etcd depends on higher layers: {above:?}");
 }
 
-/// `upgrade` sits above `steps` and below the commands: nothing lower uses it, and it uses
-/// no command.
+/// `upgrade` and `reset` sit above `steps` and below the commands: nothing lower uses
+/// them, and they use no command.
 #[test]
-fn upgrade_sits_between_steps_and_the_commands() {
+fn upgrade_and_reset_sit_between_steps_and_the_commands() {
     let graph = src_graph();
     let deps = |m: &str| graph.get(m).cloned().unwrap_or_default();
-    for lower in [
-        "values",
-        "host",
-        "formats",
-        "profile",
-        "engine",
-        "node",
-        "kube",
-        "etcd",
-        "packages",
-        "preflight",
-        "steps",
-    ] {
-        assert!(
-            !deps(lower).contains("upgrade"),
-            "{lower} depends on upgrade"
-        );
-    }
-    let upgrade = deps("upgrade");
-    for higher in ["cli", "commands", "app"] {
-        assert!(
-            !upgrade.contains(higher),
-            "upgrade depends on {higher}: {upgrade:?}"
-        );
+    for middle in ["upgrade", "reset"] {
+        for lower in [
+            "values",
+            "host",
+            "formats",
+            "profile",
+            "engine",
+            "node",
+            "kube",
+            "etcd",
+            "packages",
+            "preflight",
+            "steps",
+        ] {
+            assert!(
+                !deps(lower).contains(middle),
+                "{lower} depends on {middle}"
+            );
+        }
+        let uses = deps(middle);
+        for higher in ["cli", "commands", "app"] {
+            assert!(
+                !uses.contains(higher),
+                "{middle} depends on {higher}: {uses:?}"
+            );
+        }
     }
 }
 

@@ -22,6 +22,7 @@
 
 mod preflight;
 mod upgrade;
+mod reset;
 mod validation;
 
 use std::collections::BTreeMap;
@@ -1351,6 +1352,7 @@ fn main() {
         ["init", "phase", "kubelet-start", ..] => kubelet_start(&env, &rest(3)),
         ["init", ..] => init(&env, &rest(1)),
         ["join", ..] => join(&env, &rest(1)),
+        ["reset", ..] => reset::reset(&env, &rest(1)),
         ["token", "create", ..] => token_create(&env, &rest(2)),
         ["upgrade", ..] => upgrade::run(&env, &rest(1)),
         ["config", "images", "list", ..] => images(&env, &rest(3)),

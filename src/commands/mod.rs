@@ -8,6 +8,7 @@ pub mod etcd;
 pub mod hint;
 pub mod join;
 pub mod man;
+pub mod reset;
 pub mod show;
 pub mod upgrade;
 pub mod version;

@@ -114,17 +114,24 @@ impl Host {
     /// Creates the missing directories of a file about to be written: [`DIR_MODE`], or
     /// [`PRIVATE_DIR_MODE`] inside the state directory. A path that resolved through too
     /// many symlinks is refused here, before anything is created.
-    fn make_parent_dirs(&self, dir: &Path) -> Result<(), HostError> {
+    /// Each directory created outside the state directory is journaled (`mkdir`).
+    fn make_parent_dirs(&self, step: &str, dir: &Path) -> Result<(), HostError> {
         if dir.starts_with(self.root.join(resolve::LOOP)) {
             return Err(io_err("cannot resolve", dir)(
                 std::io::Error::from_raw_os_error(nix::libc::ELOOP),
             ));
         }
         if dir.starts_with(self.path(STATE_DIR)) {
-            self.make_state_dirs(dir)
-        } else {
-            self.make_dirs(dir, DIR_MODE)
+            return self.make_state_dirs(dir);
         }
+        let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+        self.make_dirs(dir, DIR_MODE)?;
+        for created in missing.iter().rev() {
+            if let Ok(inside) = created.strip_prefix(&self.root) {
+                self.journal_mkdir(step, &format!("/{}", inside.display()));
+            }
+        }
+        Ok(())
     }
 
     /// Creates the resolved directory `dir` inside the state directory: the state directory's
@@ -164,7 +171,7 @@ impl Host {
             return Ok(());
         }
         let (dir, name) = split(&target);
-        self.make_parent_dirs(dir)?;
+        self.make_parent_dirs(step, dir)?;
         let backup = self.backup_once(node_path, &target)?;
         let owner = existing
             .as_ref()
@@ -177,6 +184,10 @@ impl Host {
             owner,
         };
         let lexical = resolve::lexical(node_path);
+        let sha256 = super::journal::digest(contents);
+        let was = existing
+            .as_ref()
+            .map(|m| format!("{}:{}", m.uid(), m.gid()));
         self.replace_journaled(&lexical, &fd, name, &new, &target, || Record {
             time: self.now(),
             step,
@@ -184,7 +195,9 @@ impl Host {
             target: &lexical,
             backup: backup.as_deref(),
             existed: Some(existing.is_some()),
-            detail: None,
+            sha256: Some(&sha256),
+            owner: was.as_deref(),
+            ..Record::default()
         })?;
         tracing::info!(step, path = node_path, "wrote file");
         Ok(())
@@ -247,6 +260,7 @@ impl Host {
             backup: None,
             existed: Some(true),
             detail: Some(&detail),
+            ..Record::default()
         })?;
         let mut file = fs::OpenOptions::new()
             .write(true)
@@ -269,7 +283,7 @@ impl Host {
         let existed = fs::symlink_metadata(&path).is_ok();
         let backup = self.backup_once(node_path, &path)?;
         let (dir, _) = split(&path);
-        self.make_parent_dirs(dir)?;
+        self.make_parent_dirs(step, dir)?;
         let lexical = resolve::lexical(node_path);
         self.link_atomically(&path, link_target, || {
             self.record_pending(&lexical)?;
@@ -281,6 +295,7 @@ impl Host {
                 backup: backup.as_deref(),
                 existed: Some(existed),
                 detail: Some(link_target),
+                ..Record::default()
             })
         })?;
         tracing::info!(step, path = node_path, link_target, "created symlink");
@@ -323,7 +338,7 @@ impl Host {
             target: &lexical,
             backup: backup.as_deref(),
             existed: Some(true),
-            detail: None,
+            ..Record::default()
         })?;
         fs::remove_file(&path).map_err(io_err("cannot remove", &path))?;
         tracing::info!(step, path = node_path, "removed file");
@@ -414,8 +429,10 @@ mod tests {
         host.write_file("s", "/etc/a", b"x", Mode::KeepOr(0o644))
             .unwrap();
         let journal = fs::read_to_string(host.path("/var/lib/bootstrap/journal.jsonl")).unwrap();
-        assert_eq!(journal.lines().count(), 1);
-        assert!(journal.contains("\"existed\":false"));
+        let lines: Vec<&str> = journal.lines().collect();
+        assert_eq!(lines.len(), 2, "the created /etc, then the file:\n{journal}");
+        assert!(lines[0].contains("\"action\":\"mkdir\",\"target\":\"/etc\""));
+        assert!(lines[1].contains("\"existed\":false"));
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::fs::File;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::atomic::append_synced;
 use super::faults::Disk;
@@ -18,14 +19,16 @@ pub fn journal_path() -> String {
     format!("{STATE_DIR}/journal.jsonl")
 }
 
-/// One journal record.
-#[derive(Debug, Serialize)]
+/// One journal record. Fields added later are optional, so older journals still read.
+#[derive(Debug, Default, Serialize)]
 pub struct Record<'a> {
     /// Seconds since the Unix epoch.
     pub time: u64,
     /// The step that made the change.
     pub step: &'a str,
-    /// `write`, `remove`, `symlink`, `set` (kernel parameter), `run` or `interrupted`.
+    /// `write`, `remove`, `symlink`, `set` (kernel parameter), `run`, `interrupted`,
+    /// `chown`, `mkdir` (a directory created for a file), `restore` (an original put back
+    /// by `reset`) or `unlink` (a created file removed by `reset`).
     pub action: &'a str,
     /// The node path changed, or the command run (secrets redacted).
     pub target: &'a str,
@@ -38,6 +41,59 @@ pub struct Record<'a> {
     /// Extra detail (old and new value of a kernel parameter, exit code).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<&'a str>,
+    /// The SHA-256 (hex) of the bytes written (`write`, `restore`): how `reset` tells a
+    /// later edit by someone else from the agent's own content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<&'a str>,
+    /// The original's `uid:gid`, when the target existed (`write`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<&'a str>,
+}
+
+/// A journal line as read back: every field but `action` and `target` may be missing
+/// (journals written by older versions have no `sha256` or `owner`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Entry {
+    /// Seconds since the Unix epoch.
+    #[serde(default)]
+    pub time: u64,
+    /// The step that made the change.
+    #[serde(default)]
+    pub step: String,
+    /// What was done (see [`Record::action`]).
+    pub action: String,
+    /// The node path, or the command line.
+    pub target: String,
+    /// The backup's node path.
+    #[serde(default)]
+    pub backup: Option<String>,
+    /// Whether the target existed before.
+    #[serde(default)]
+    pub existed: Option<bool>,
+    /// Extra detail.
+    #[serde(default)]
+    pub detail: Option<String>,
+    /// SHA-256 of the bytes written.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// The original's `uid:gid`.
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+
+/// The SHA-256 of `bytes`, lower-case hex (as journaled).
+pub fn digest(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Parses journal text: one [`Entry`] per line; a line that is not one is an error naming
+/// its number (1-based) and the parser's complaint.
+pub fn parse(text: &str) -> Result<Vec<Entry>, (usize, String)> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| (i + 1, e.to_string())))
+        .collect()
 }
 
 /// The length of the file's complete lines: its length, or less when it ends in a partial line.
@@ -134,6 +190,19 @@ impl Host {
         Ok(line)
     }
 
+    /// Appends a journal line for a directory created for a file (`reset` removes it again
+    /// when it is empty).
+    pub(super) fn journal_mkdir(&self, step: &str, node_path: &str) {
+        self.journal_after(Record {
+            time: self.now(),
+            step,
+            action: "mkdir",
+            target: node_path,
+            existed: Some(false),
+            ..Record::default()
+        });
+    }
+
     /// Appends a journal line for a command that changed the node.
     pub(super) fn journal_run(&self, step: &str, command: &str, code: Option<i32>) {
         let detail = format!("exit {}", code.map_or("signal".into(), |c| c.to_string()));
@@ -142,9 +211,8 @@ impl Host {
             step,
             action: "run",
             target: command,
-            backup: None,
-            existed: None,
             detail: Some(&detail),
+            ..Record::default()
         });
     }
 }
@@ -152,6 +220,27 @@ impl Host {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn older_lines_read_and_new_fields_round_trip() {
+        let old = r#"{"time":1,"step":"hosts","action":"write","target":"/etc/hosts","backup":"/var/lib/bootstrap/backups/etc/hosts","existed":true}"#;
+        let record = Record {
+            time: 2,
+            step: "hosts",
+            action: "write",
+            target: "/etc/hosts",
+            sha256: Some("ab"),
+            owner: Some("0:0"),
+            ..Record::default()
+        };
+        let new = serde_json::to_string(&record).unwrap();
+        let entries = parse(&format!("{old}\n\n{new}\n")).unwrap();
+        assert_eq!(entries[0].sha256, None);
+        assert_eq!(entries[0].existed, Some(true));
+        assert_eq!(entries[1].sha256.as_deref(), Some("ab"));
+        assert_eq!(entries[1].owner.as_deref(), Some("0:0"));
+        assert_eq!(parse("{}\n").unwrap_err().0, 1);
+    }
 
     #[test]
     fn a_partial_line_is_cut_and_a_failed_append_leaves_nothing() {

@@ -19,6 +19,7 @@ pub mod progress;
 mod redact;
 mod resolve;
 mod signals;
+mod undo;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -27,12 +28,14 @@ use std::time::Duration;
 pub use atomic::{NewFilesError, create_new_files};
 pub use faults::{Disk, ENOSPC_VAR};
 pub use files::Mode;
+pub use journal::{Entry, digest};
 pub use lock::{LockError, NodeLock};
 pub use owned::Owner;
 pub use paths::STATE_DIR;
 pub use pending::daemon_reload;
 pub use programs::{Command, Output, Programs, RunError, TEST_PROGRAMS_VAR};
 pub use redact::REDACTED;
+pub use undo::{Found, Saved};
 
 /// The node lock file.
 pub const LOCK_FILE: &str = "/run/bootstrap.lock";
@@ -251,9 +254,8 @@ impl Host {
                     step,
                     action: "interrupted",
                     target: &line,
-                    backup: None,
-                    existed: None,
                     detail: Some(&format!("signal {signal}; {status}")),
+                    ..journal::Record::default()
                 });
                 signals::die_of(signal)
             }

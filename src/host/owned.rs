@@ -65,7 +65,7 @@ impl Host {
     ) -> Result<(), HostError> {
         let lexical = resolve::lexical(node_path);
         let shown = self.root.join(lexical.trim_start_matches('/'));
-        let (dir, name) = self.open_user_dir(&lexical)?;
+        let (dir, name) = self.open_user_dir(step, &lexical)?;
         self.give_dir(step, &dir, &lexical, owner)?;
         let name = OsStr::new(name);
         let old = self.existing_user_file(&dir, name, &shown)?;
@@ -88,6 +88,10 @@ impl Host {
             owner: Some((owner.uid, owner.gid)),
         };
         let detail = format!("owner {}:{}", owner.uid, owner.gid);
+        let sha256 = super::journal::digest(contents);
+        let was = old
+            .as_ref()
+            .map(|(_, st)| format!("{}:{}", st.st_uid, st.st_gid));
         self.replace_journaled(&lexical, &dir, name, &new, &shown, || Record {
             time: self.now(),
             step,
@@ -96,14 +100,21 @@ impl Host {
             backup: backup.as_deref(),
             existed: Some(old.is_some()),
             detail: Some(&detail),
+            sha256: Some(&sha256),
+            owner: was.as_deref(),
         })?;
         tracing::info!(step, path = node_path, "wrote a user's file");
         Ok(())
     }
 
     /// Opens the directory of `lexical` component by component from the root without
-    /// following any symlink; creates the last directory (0700) when it is missing.
-    fn open_user_dir<'p>(&self, lexical: &'p str) -> Result<(OwnedFd, &'p str), HostError> {
+    /// following any symlink; creates the last directory (0700) when it is missing, and
+    /// journals that (`mkdir`), so `reset` can remove it again.
+    fn open_user_dir<'p>(
+        &self,
+        step: &str,
+        lexical: &'p str,
+    ) -> Result<(OwnedFd, &'p str), HostError> {
         let parts: Vec<&str> = lexical.split('/').filter(|p| !p.is_empty()).collect();
         let Some((name, dirs)) = parts.split_last() else {
             return Err(self.unsafe_path(lexical, "is not a file path".into()));
@@ -128,6 +139,7 @@ impl Host {
                     *part,
                     NixMode::from_bits_truncate(USER_DIR_MODE),
                 )
+                .inspect(|()| self.journal_mkdir(step, &here))
                 .and_then(|()| open_dir_at(&fd, part))
                 .and_then(|d| {
                     fchmod(d.as_fd(), NixMode::from_bits_truncate(USER_DIR_MODE)).map(|()| d)
@@ -164,9 +176,9 @@ impl Host {
             step,
             action: "chown",
             target: &dir_node,
-            backup: None,
             existed: Some(true),
             detail: Some(&detail),
+            ..Record::default()
         });
         Ok(())
     }
@@ -287,9 +299,10 @@ mod tests {
         let journal = fs::read_to_string(host.path("/var/lib/bootstrap/journal.jsonl")).unwrap();
         assert_eq!(
             journal.lines().count(),
-            1,
-            "a second write changes nothing:\n{journal}"
+            2,
+            "the created directory and the file; a second write changes nothing:\n{journal}"
         );
+        assert!(journal.contains("\"action\":\"mkdir\",\"target\":\"/home/u/.kube\""));
     }
 
     #[test]

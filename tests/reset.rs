@@ -1,0 +1,298 @@
+//! `bootstrap reset` against a prepared sandbox: the SHA-256 of every file is recorded,
+//! a full profile (hosts, modules, sysctl, swap, containerd, cgroup, preflight, kubeadm init
+//! with the strict kubeadm stand-in) is applied, `reset --yes` runs, and every file must be
+//! back to its exact pre-apply bytes and mode, every created file gone; the stand-ins'
+//! logs show `kubeadm reset -f`, the unload and the disable; a second reset does nothing.
+//! Hostile cases: a backup deleted, a file edited after apply, a symlink planted where a
+//! created file was.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use common::{Out, Sandbox};
+use sha2::{Digest, Sha256};
+
+const CONTAINERD_V3: &str = "version = 3\n# the operator's comment\n[plugins.'io.containerd.cri.v1.images'.pinned_images]\n  sandbox = 'registry.k8s.io/pause:3.9'\n";
+
+const PROFILE: &str = r#"[node]
+name = "k8s-single"
+role = "control-plane"
+address = "192.168.56.10"
+
+[kubernetes]
+version = "1.35.2"
+
+[kubeadm]
+mode = "init"
+schedule_workloads = true
+kubeconfig_user = "vagrant"
+
+[kubeadm.secrets]
+bundle = "/etc/bootstrap/cluster"
+
+[kubeadm.cni]
+name = "flannel"
+manifest = "/etc/bootstrap/cni/kube-flannel.yml"
+"#;
+
+/// A node as an operator left it: hosts, fstab with swap, sysctl.conf, a containerd
+/// config with a comment, a user, a secrets bundle and a CNI manifest.
+fn node() -> (Sandbox, tempfile::TempDir) {
+    let sb = Sandbox::new();
+    std::fs::copy(common::kubeadm_standin(), sb.bin.join("kubeadm")).unwrap();
+    let uid = nix::unistd::geteuid().as_raw();
+    sb.write(
+        "/etc/passwd",
+        &format!("root:x:0:0:root:/root:/bin/bash\nvagrant:x:{uid}:{uid}:Vagrant:/home/vagrant:/bin/bash\n"),
+    );
+    sb.mkdir("/home/vagrant");
+    sb.write("/etc/containerd/config.toml", CONTAINERD_V3);
+    sb.write("/.standin/containerd-version", "2.1.4");
+    sb.write("/etc/sysctl.d/10-operator.conf", "vm.swappiness = 10\n");
+    sb.write(
+        "/etc/bootstrap/cni/kube-flannel.yml",
+        "kind: DaemonSet\nmetadata:\n  name: kube-flannel-ds\n",
+    );
+    let dir = sb.path("/etc/bootstrap/cluster");
+    let out = sb.run(&["secrets", "generate", "--out", dir.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let cluster = tempfile::tempdir().unwrap();
+    (sb, cluster)
+}
+
+fn run(sb: &Sandbox, cluster: &Path, args: &[&str]) -> Out {
+    let mut c = sb.command();
+    c.env("STANDIN_CLUSTER", cluster).args(args);
+    let o = c.output().unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn apply(sb: &Sandbox, cluster: &Path) {
+    let profile = sb.profile("single.toml", PROFILE);
+    let out = run(
+        sb,
+        cluster,
+        &[
+            "apply",
+            "--skip",
+            "packages",
+            "--profile",
+            profile.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+}
+
+/// SHA-256 and mode of every file and link under the root, the stand-ins' own state, the
+/// agent's state directory and the lock file left out.
+fn checksums(sb: &Sandbox) -> BTreeMap<String, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            let node = format!("/{}", path.strip_prefix(root).unwrap().display());
+            if ["/.standin", "/var/lib/bootstrap", "/run/bootstrap.lock"].contains(&node.as_str()) {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                walk(root, &path, out);
+                continue;
+            }
+            let what = if meta.file_type().is_symlink() {
+                format!("link {}", std::fs::read_link(&path).unwrap().display())
+            } else {
+                hex::encode(Sha256::digest(std::fs::read(&path).unwrap()))
+            };
+            out.insert(node, format!("{what} {:o}", meta.mode() & 0o7777));
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(&sb.root, &sb.root, &mut out);
+    out
+}
+
+fn differences(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> Vec<String> {
+    let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .map(|k| format!("{k}: {:?} -> {:?}", before.get(k), after.get(k)))
+        .collect()
+}
+
+#[test]
+fn reset_puts_every_file_back_to_its_exact_pre_apply_bytes() {
+    let (sb, cluster) = node();
+    let before = checksums(&sb);
+    apply(&sb, cluster.path());
+    let applied = checksums(&sb);
+    assert!(
+        differences(&before, &applied).len() > 5,
+        "apply changed files"
+    );
+    sb.take_calls();
+
+    let plan = run(&sb, cluster.path(), &["reset"]);
+    assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("run `kubeadm reset -f`"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("restore /etc/fstab from"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("not shredded"), "{}", plan.stdout);
+    assert_eq!(checksums(&sb), applied, "the plan changes nothing");
+
+    let out = run(&sb, cluster.path(), &["reset", "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    // What stays, as the output says: swap stays off (live), the installed containerd
+    // package stays installed.
+    let mut after = checksums(&sb);
+    for stays in ["/proc/swaps", "/usr/bin/containerd"] {
+        after.insert(stays.into(), before.get(stays).cloned().unwrap_or_default());
+    }
+    after.retain(|_, v| !v.is_empty());
+    let diff = differences(&before, &after);
+    assert!(
+        diff.is_empty(),
+        "not back to the pre-apply bytes:\n{}\n{}",
+        diff.join("\n"),
+        out.stdout
+    );
+    let calls = sb.take_calls();
+    for wanted in [
+        "kubeadm reset -f",
+        "modprobe -r -- br_netfilter",
+        "systemctl daemon-reload",
+    ] {
+        assert!(
+            calls.iter().any(|c| c == wanted),
+            "{wanted} not in {calls:?}"
+        );
+    }
+    assert!(
+        out.stdout.contains("swap on /swapfile stays off"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("apt-get install -y --no-install-recommends containerd` stay installed"),
+        "{}",
+        out.stdout
+    );
+    let archives = std::fs::read_dir(sb.path("/var/lib/bootstrap/archive"))
+        .unwrap()
+        .count();
+    assert_eq!(archives, 1);
+    assert!(!sb.path("/var/lib/bootstrap/journal.jsonl").exists());
+
+    for args in [&["reset"][..], &["reset", "--yes"]] {
+        let again = run(&sb, cluster.path(), args);
+        assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+        assert!(again.stdout.contains("nothing to undo"), "{}", again.stdout);
+    }
+    assert!(sb.take_calls().is_empty(), "a second reset runs nothing");
+}
+
+#[test]
+fn a_deleted_backup_or_a_later_edit_refuses_and_changes_nothing() {
+    let (sb, cluster) = node();
+    apply(&sb, cluster.path());
+    std::fs::remove_file(sb.path("/var/lib/bootstrap/backups/etc/fstab")).unwrap();
+    let hosts = sb.read("/etc/hosts") + "10.0.0.9 added-by-the-operator\n";
+    sb.write("/etc/hosts", &hosts);
+    let applied = checksums(&sb);
+    sb.take_calls();
+    let out = run(&sb, cluster.path(), &["reset", "--yes"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("/etc/fstab: its original's backup"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("/etc/hosts: changed since bootstrap wrote it"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr
+            .contains("reset refused, nothing was changed: 2 file(s)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(differences(&applied, &checksums(&sb)), Vec::<String>::new());
+    assert!(sb.take_calls().is_empty(), "nothing was run");
+
+    let out = run(&sb, cluster.path(), &["reset", "--yes", "--keep-edited"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        sb.read("/etc/hosts"),
+        hosts,
+        "the edited file is left as it is"
+    );
+    assert!(
+        out.stdout.contains("/etc/hosts left as it is"),
+        "{}",
+        out.stdout
+    );
+    assert_ne!(
+        sb.read("/etc/fstab"),
+        common::FSTAB,
+        "fstab, whose backup is gone, is left as apply left it"
+    );
+    assert!(
+        !sb.path("/etc/sysctl.d/99-bootstrap.conf").exists(),
+        "the rest is undone"
+    );
+}
+
+#[test]
+fn a_symlink_planted_where_a_created_file_was_is_refused_and_its_target_kept() {
+    let (sb, cluster) = node();
+    apply(&sb, cluster.path());
+    let journal = sb.read("/var/lib/bootstrap/journal.jsonl");
+    let created = journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| {
+            e["action"] == "write"
+                && e["existed"] == false
+                && e["target"].as_str().unwrap().starts_with("/etc/")
+        })
+        .map(|e| e["target"].as_str().unwrap().to_string())
+        .expect("a created file under /etc");
+    sb.write("/etc/precious", "operator data\n");
+    std::fs::remove_file(sb.path(&created)).unwrap();
+    std::os::unix::fs::symlink("/etc/precious", sb.path(&created)).unwrap();
+    let out = run(&sb, cluster.path(), &["reset", "--yes"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(&format!(
+            "{created}: changed since bootstrap wrote it: it is now a symlink to /etc/precious"
+        )),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(sb.read("/etc/precious"), "operator data\n");
+    assert!(
+        std::fs::symlink_metadata(sb.path(&created))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}
