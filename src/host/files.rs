@@ -430,7 +430,11 @@ mod tests {
             .unwrap();
         let journal = fs::read_to_string(host.path("/var/lib/bootstrap/journal.jsonl")).unwrap();
         let lines: Vec<&str> = journal.lines().collect();
-        assert_eq!(lines.len(), 2, "the created /etc, then the file:\n{journal}");
+        assert_eq!(
+            lines.len(),
+            2,
+            "the created /etc, then the file:\n{journal}"
+        );
         assert!(lines[0].contains("\"action\":\"mkdir\",\"target\":\"/etc\""));
         assert!(lines[1].contains("\"existed\":false"));
     }
