@@ -30,7 +30,12 @@ fn sentences(undo: &Undo) -> (Vec<String>, Vec<String>, Vec<String>) {
             Verdict::Restore { backup, .. } => {
                 changes.push(format!("restore {} from {backup}", f.path))
             }
-            Verdict::Remove if f.private => changes.push(format!(
+            Verdict::Remove if f.masked_unit().is_some() => changes.push(format!(
+                "unmask {} (remove the link {} -> /dev/null bootstrap made)",
+                f.masked_unit().unwrap_or_default(),
+                f.path
+            )),
+            Verdict::Remove if f.private() => changes.push(format!(
                 "remove {} (bootstrap created it; private, unlinked: not shredded)",
                 f.path
             )),
@@ -44,6 +49,9 @@ fn sentences(undo: &Undo) -> (Vec<String>, Vec<String>, Vec<String>) {
     }
     if !a.enabled.is_empty() {
         changes.push(format!("run `systemctl disable {}`", a.enabled.join(" ")));
+    }
+    for area in &undo.swapon {
+        changes.push(format!("turn swap on {area} back on (`swapon {area}`)"));
     }
     for m in &undo.unload {
         changes.push(format!(

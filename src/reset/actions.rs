@@ -1,9 +1,9 @@
 //! What the commands and kernel parameters the journal lists call for, decided purely from
 //! the journal: `kubeadm reset -f` after a successful `kubeadm init`/`join`, `apt-mark
 //! unhold` of what `apt-mark hold` held, `systemctl disable` of what `systemctl enable`
-//! enabled, the modules `modprobe` loaded, the live kernel parameters set (first old value,
-//! last new value), the directories created for files; and what stays as it is (swap turned
-//! off, packages installed, objects applied to the cluster). An undo already journaled
+//! enabled, the modules `modprobe` loaded, the swap areas `swapoff` turned off, the live
+//! kernel parameters set (first old value, last new value), the directories created for
+//! files; and what stays as it is (packages installed, objects applied to the cluster). An undo already journaled
 //! (an interrupted earlier reset) is not asked for again.
 
 use std::collections::BTreeMap;
@@ -33,6 +33,8 @@ pub struct Actions {
     pub enabled: Vec<String>,
     /// Modules loaded by `modprobe`.
     pub loaded: Vec<String>,
+    /// Swap areas turned off by `swapoff`.
+    pub swapped_off: Vec<String>,
     /// Kernel parameters set.
     pub params: Vec<Param>,
     /// Directories created for files, in creation order.
@@ -78,9 +80,8 @@ fn command(actions: &mut Actions, line: &str) {
             let remove = rest.iter().any(|w| *w == "-r" || *w == "--remove");
             toggle(&mut actions.loaded, &operands(rest), !remove)
         }
-        ["swapoff", area, ..] => actions.stays.push(format!(
-            "swap on {area} stays off until the next boot (its fstab line is restored) or `swapon -a`"
-        )),
+        ["swapoff", area] => toggle(&mut actions.swapped_off, &[area], true),
+        ["swapon", area] => toggle(&mut actions.swapped_off, &[area], false),
         ["apt-get", rest @ ..] if rest.contains(&"install") => actions.stays.push(format!(
             "packages installed by `{line}` stay installed (remove them with apt-get purge if wanted)"
         )),
@@ -182,7 +183,7 @@ mod tests {
             a.member.as_deref(),
             Some("kubeadm init --config /x --upload-certs")
         );
-        assert!(a.stays[0].contains("swap on /swapfile stays off"), "{a:?}");
+        assert_eq!(a.swapped_off, ["/swapfile"]);
         let mut undone = entries.to_vec();
         undone.push(run("kubeadm reset -f", 0));
         undone.push(run("apt-mark unhold kubelet kubeadm kubectl", 0));

@@ -49,8 +49,10 @@ fn undo_files(host: &Host, undo: &Undo, out: &mut Outcome) -> Result<bool, HostE
                     continue;
                 }
                 host.remove_created(STEP, &f.path)?;
-                out.done
-                    .push(format!("removed {} (bootstrap created it)", f.path));
+                out.done.push(match f.masked_unit() {
+                    Some(unit) => format!("unmasked {unit} (removed the link {})", f.path),
+                    None => format!("removed {} (bootstrap created it)", f.path),
+                });
             }
             (Verdict::Refuse(why), _) => {
                 out.left.push(format!("{} left as it is: {why}", f.path));
@@ -107,6 +109,11 @@ pub fn carry_out(
     }
     if reload {
         run(host, &crate::host::daemon_reload(), &mut out)?;
+    }
+    for area in &undo.swapon {
+        if let Err(e) = run(host, &Command::new("swapon").arg(area), &mut out) {
+            out.left.push(format!("swap on {area} stays off: {e}"));
+        }
     }
     for module in &undo.unload {
         let remove = Command::new("modprobe").args(["-r", "--", module]);

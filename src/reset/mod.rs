@@ -3,8 +3,8 @@
 //! rules in [`files`] and [`actions`]); [`carry_out`] runs `kubeadm reset -f` when the node
 //! was initialised or joined, puts the live kernel parameters back, restores every file the
 //! agent modified from its backup (bytes, mode, owner), removes the files and links it
-//! created (masks included) without keeping a copy, unholds, disables, unloads the modules
-//! it loaded that nothing uses, removes the directories it created when empty, and archives
+//! created (masks included) without keeping a copy, unholds, disables, turns back on the swap
+//! it turned off, unloads the modules it loaded that nothing uses, removes the directories it created when empty, and archives
 //! the journal and backups under `STATE_DIR/archive/reset-TIME`.
 
 pub mod actions;
@@ -42,9 +42,23 @@ pub struct FileUndo {
     pub verdict: files::Verdict,
     /// Its original, when it is to be restored.
     pub saved: Option<Saved>,
+    /// What is there now.
+    pub found: Found,
+}
+
+impl FileUndo {
     /// Whether what is there now is private (no permission for group or others: keys,
     /// kubeconfigs, join secrets).
-    pub private: bool,
+    pub fn private(&self) -> bool {
+        matches!(self.found, Found::File { mode, .. } if mode & 0o077 == 0)
+    }
+
+    /// The unit a systemd mask at this path masks (a link to /dev/null in a unit directory).
+    pub fn masked_unit(&self) -> Option<&str> {
+        let (dir, unit) = self.path.rsplit_once('/')?;
+        (dir.ends_with("/systemd/system") && self.found == Found::Link("/dev/null".into()))
+            .then_some(unit)
+    }
 }
 
 /// Everything reset would do, and what stays.
@@ -58,6 +72,8 @@ pub struct Undo {
     pub actions: actions::Actions,
     /// Modules to unload (loaded by the agent, used by nothing now).
     pub unload: Vec<String>,
+    /// Swap areas to turn back on (turned off by the agent, still there, not active now).
+    pub swapon: Vec<String>,
 }
 
 impl Undo {
@@ -83,6 +99,7 @@ impl Undo {
             || !a.enabled.is_empty()
             || !a.params.is_empty()
             || !self.unload.is_empty()
+            || !self.swapon.is_empty()
     }
 }
 
@@ -126,14 +143,20 @@ pub fn plan(host: &Host) -> Result<Undo, ResetError> {
             None => None,
         };
         let verdict = files::verdict(history, &found, saved.as_ref());
-        let private = matches!(found, Found::File { mode, .. } if mode & 0o077 == 0);
         undo.files.push(FileUndo {
             path: path.to_string(),
             verdict,
             saved,
-            private,
+            found,
         });
     }
+    live_settings(host, &mut undo)?;
+    Ok(undo)
+}
+
+/// Decides the live settings: modules to unload (unless in use), swap areas to turn back
+/// on (unless active or gone), parameters to set back (unless changed since).
+fn live_settings(host: &Host, undo: &mut Undo) -> Result<(), HostError> {
     let in_use = modules_in_use(host)?;
     let loaded = host.read("/proc/modules")?.unwrap_or_default();
     for module in &undo.actions.loaded {
@@ -152,6 +175,23 @@ pub fn plan(host: &Host) -> Result<Undo, ResetError> {
             undo.unload.push(module.clone());
         }
     }
+    let swaps = host.read("/proc/swaps")?.unwrap_or_default();
+    for area in &undo.actions.swapped_off {
+        let active = swaps
+            .lines()
+            .skip(1)
+            .any(|l| l.split_whitespace().next() == Some(area));
+        if active {
+            continue;
+        }
+        if host.exists(area) {
+            undo.swapon.push(area.clone());
+        } else {
+            undo.actions.stays.push(format!(
+                "swap on {area} stays off: {area} is gone (its fstab line is restored)"
+            ));
+        }
+    }
     let mut params = Vec::new();
     for p in std::mem::take(&mut undo.actions.params) {
         match host.read(&p.path)?.map(|v| v.trim().to_string()) {
@@ -164,5 +204,5 @@ pub fn plan(host: &Host) -> Result<Undo, ResetError> {
         }
     }
     undo.actions.params = params;
-    Ok(undo)
+    Ok(())
 }
