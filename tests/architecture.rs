@@ -333,10 +333,7 @@ fn upgrade_and_reset_sit_between_steps_and_the_commands() {
             "preflight",
             "steps",
         ] {
-            assert!(
-                !deps(lower).contains(middle),
-                "{lower} depends on {middle}"
-            );
+            assert!(!deps(lower).contains(middle), "{lower} depends on {middle}");
         }
         let uses = deps(middle);
         for higher in ["cli", "commands", "app"] {

@@ -58,6 +58,13 @@ fn node() -> (Sandbox, tempfile::TempDir) {
     sb.executable("/usr/bin/containerd");
     sb.write("/.standin/units/containerd.service", "active enabled\n");
     sb.write("/etc/containerd/config.toml", CONTAINERD_V3);
+    // A mode of its own, which the restored file must have again.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        sb.path("/etc/containerd/config.toml"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
     sb.write("/.standin/containerd-version", "2.1.4");
     sb.write("/etc/sysctl.d/10-operator.conf", "vm.swappiness = 10\n");
     sb.write(
@@ -215,6 +222,7 @@ fn reset_puts_every_file_back_to_its_exact_pre_apply_bytes() {
         "modprobe -r -- br_netfilter",
         "swapon /swapfile",
         "systemctl daemon-reload",
+        "systemctl restart containerd",
     ] {
         assert!(
             calls.iter().any(|c| c == wanted),
@@ -268,7 +276,7 @@ fn a_deleted_backup_or_a_later_edit_refuses_and_changes_nothing() {
         out.stderr
     );
     assert_eq!(differences(&applied, &checksums(&sb)), Vec::<String>::new());
-    assert!(sb.take_calls().is_empty(), "nothing was run");
+    assert!(sb.take_changing_calls().is_empty(), "nothing was run");
 
     let out = run(&sb, cluster.path(), &["reset", "--yes", "--keep-edited"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
@@ -327,4 +335,71 @@ fn a_symlink_planted_where_a_created_file_was_is_refused_and_its_target_kept() {
             .file_type()
             .is_symlink()
     );
+}
+
+/// A fake binary OpenPGP public key (a public-key packet tag, then bytes).
+fn key() -> Vec<u8> {
+    let mut key = vec![0x99, 0x01, 0x0d, 0x04];
+    key.extend((0u8..120).map(|i| i.wrapping_mul(11)));
+    key
+}
+
+#[test]
+fn packages_held_by_apply_are_unheld_and_the_apt_sources_put_back() {
+    let sb = Sandbox::new();
+    sb.write(
+        "/etc/apt/sources.list.d/kubernetes.list",
+        "deb https://apt.kubernetes.io/ kubernetes-xenial main\n",
+    );
+    let status = "ca-certificates\t20230311\tii \nkubeadm\t1.29.1-1.1\tii \nkubelet\t1.29.1-1.1\tii \nkubectl\t1.29.1-1.1\tii \ncri-tools\t1.29.0-1.1\tii \n";
+    sb.write("/.standin/dpkg-status", status);
+    let server = common::server::Server::start();
+    server.put(
+        "/core:/stable:/v1.29/deb/Release.key",
+        bootstrap::formats::armor::armor(&key()),
+    );
+    let profile = sb.profile(
+        "p.toml",
+        &format!(
+            "[node]\nname = \"worker-1\"\nrole = \"worker\"\naddress = \"192.168.33.14\"\n\n[kubernetes]\nversion = \"1.29.10\"\n\n[packages]\nmethod = \"apt\"\n{}",
+            common::release::urls(&server.url())
+        ),
+    );
+    let before = checksums(&sb);
+    let out = sb.run(&[
+        "apply",
+        "--only",
+        "packages",
+        "--profile",
+        profile.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        sb.read("/.standin/dpkg-status")
+            .contains("kubelet\t1.29.10-1.1\thi")
+    );
+    sb.take_calls();
+
+    let out = sb.run(&["reset", "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let calls = sb.take_calls();
+    assert!(
+        calls.contains(&"apt-mark unhold kubeadm kubelet kubectl".to_string()),
+        "{calls:?}"
+    );
+    let held: Vec<String> = sb
+        .read("/.standin/dpkg-status")
+        .lines()
+        .filter(|l| l.ends_with("hi "))
+        .map(str::to_string)
+        .collect();
+    assert!(held.is_empty(), "nothing held after reset: {held:?}");
+    assert!(out.stdout.contains("stay installed"), "{}", out.stdout);
+    // The packages themselves stay (upgraded): their programs differ; everything else is
+    // back byte for byte (the sources list, no keyring).
+    let mut after = checksums(&sb);
+    after.retain(|k, _| !k.starts_with("/usr/bin/"));
+    let mut before = before;
+    before.retain(|k, _| !k.starts_with("/usr/bin/"));
+    assert_eq!(differences(&before, &after), Vec::<String>::new());
 }

@@ -21,8 +21,8 @@
 //!   names kubeadm; `$STANDIN_KUBEADM_BREAK=kubelet-config` skips writing the kubelet config.
 
 mod preflight;
-mod upgrade;
 mod reset;
+mod upgrade;
 mod validation;
 
 use std::collections::BTreeMap;

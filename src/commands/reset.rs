@@ -50,6 +50,9 @@ fn sentences(undo: &Undo) -> (Vec<String>, Vec<String>, Vec<String>) {
     if !a.enabled.is_empty() {
         changes.push(format!("run `systemctl disable {}`", a.enabled.join(" ")));
     }
+    if undo.restart_containerd {
+        changes.push("run `systemctl restart containerd` (its configuration is put back)".into());
+    }
     for area in &undo.swapon {
         changes.push(format!("turn swap on {area} back on (`swapon {area}`)"));
     }

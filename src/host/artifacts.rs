@@ -53,9 +53,9 @@ impl Host {
             step,
             action: "keep",
             target: &lexical,
-            backup: None,
             existed: Some(false),
             detail: Some("written by a program under a temporary name, then renamed"),
+            ..Record::default()
         })?;
         fs::rename(&source, &target).map_err(io_err("cannot rename", &source))?;
         sync_dir(split(&target).0)
@@ -74,9 +74,8 @@ impl Host {
             step,
             action: "prune",
             target: &lexical,
-            backup: None,
             existed: Some(true),
-            detail: None,
+            ..Record::default()
         })?;
         fs::remove_file(&path).map_err(io_err("cannot remove", &path))?;
         sync_dir(split(&path).0)

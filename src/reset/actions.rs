@@ -112,11 +112,15 @@ pub fn analyse(entries: &[Entry]) -> Actions {
     let mut actions = Actions::default();
     let mut params = BTreeMap::new();
     let mut order = Vec::new();
+    let mut kept = Vec::new();
     for e in entries {
         match e.action.as_str() {
             "run" if exit_zero(e) => command(&mut actions, &e.target),
             "set" => param(&mut params, &mut order, e),
             "mkdir" => actions.dirs.push(e.target.clone()),
+            // Files made for the operator (etcd snapshots) are theirs to keep.
+            "keep" => toggle(&mut kept, &[&e.target], true),
+            "prune" => toggle(&mut kept, &[&e.target], false),
             "chown" if !actions.dirs.contains(&e.target) => actions.stays.push(format!(
                 "{} keeps the owner bootstrap gave it ({})",
                 e.target,
@@ -130,6 +134,10 @@ pub fn analyse(entries: &[Entry]) -> Actions {
         .filter_map(|p| params.remove(&p))
         .filter(|p| p.old != p.new)
         .collect();
+    actions.stays.extend(
+        kept.iter()
+            .map(|k| format!("{k} stays: bootstrap made it for the operator (an etcd snapshot)")),
+    );
     actions.stays.dedup();
     actions
 }

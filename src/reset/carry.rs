@@ -110,6 +110,10 @@ pub fn carry_out(
     if reload {
         run(host, &crate::host::daemon_reload(), &mut out)?;
     }
+    if undo.restart_containerd {
+        let restart = Command::new("systemctl").args(["restart", "containerd"]);
+        run(host, &restart, &mut out)?;
+    }
     for area in &undo.swapon {
         if let Err(e) = run(host, &Command::new("swapon").arg(area), &mut out) {
             out.left.push(format!("swap on {area} stays off: {e}"));

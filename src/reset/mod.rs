@@ -13,7 +13,7 @@ pub mod files;
 
 use std::collections::BTreeMap;
 
-use crate::host::{Entry, Found, Host, HostError, Saved};
+use crate::host::{Command, Entry, Found, Host, HostError, Saved};
 pub use carry::{Outcome, carry_out};
 
 /// Why reset could not go on.
@@ -74,6 +74,8 @@ pub struct Undo {
     pub unload: Vec<String>,
     /// Swap areas to turn back on (turned off by the agent, still there, not active now).
     pub swapon: Vec<String>,
+    /// Whether containerd runs and its configuration is put back: it is restarted to load it.
+    pub restart_containerd: bool,
 }
 
 impl Undo {
@@ -100,6 +102,17 @@ impl Undo {
             || !a.params.is_empty()
             || !self.unload.is_empty()
             || !self.swapon.is_empty()
+    }
+
+    /// Whether a file under `dir` is restored or removed.
+    fn touches(&self, dir: &str) -> bool {
+        self.files.iter().any(|f| {
+            f.path.starts_with(dir)
+                && matches!(
+                    f.verdict,
+                    files::Verdict::Restore { .. } | files::Verdict::Remove
+                )
+        })
     }
 }
 
@@ -151,6 +164,10 @@ pub fn plan(host: &Host) -> Result<Undo, ResetError> {
         });
     }
     live_settings(host, &mut undo)?;
+    if undo.touches("/etc/containerd/") {
+        let state = host.run(&Command::new("systemctl").args(["is-active", "containerd"]))?;
+        undo.restart_containerd = state.stdout.trim() == "active";
+    }
     Ok(undo)
 }
 
