@@ -45,7 +45,7 @@ if [ -x tests/vm/scenarios.sh ]; then
   cargo build --release --target x86_64-unknown-linux-musl --bin bootstrap --example kubeadm_standin
   bash tests/vm/scenarios.sh target/x86_64-unknown-linux-musl/release/bootstrap
 else
-  count=$(sed -n 's/^\(NODE1\|NODE2\|PAIR\)=(\(.*\))$/\2/p' tests/vm/scenarios.sh | wc -w)
+  count=$(sed -n 's/^\(NODE1\|NODE2\|PAIR\|RESET\)=(\(.*\))$/\2/p' tests/vm/scenarios.sh | wc -w)
   echo "*** SKIPPED: real-machine VM tier: tests/vm/scenarios.sh is not executable ***" >&2
   echo "0 passed, 0 failed, ${count:-1} skipped"
 fi

@@ -3,8 +3,9 @@
 # The real-machine tier: the static bootstrap binary inside a real Debian 12 VM (qemu,
 # software emulation), started by cloud-init from examples/cloud-init/user-data.yaml.
 #
-#   scenarios.sh BINARY [all|node1|node2|pair]   (default all; the others run one node's
-#                                                 boots, or the two-node pair's)
+#   scenarios.sh BINARY [all|node1|node2|pair|reset]   (default all; the others run one
+#                                                 node's boots, the two-node pair's, or the
+#                                                 reset node's one boot)
 #
 # Boot 1 (cloud-init, fresh disk) runs first-boot, idempotent and bad-profile, then enables
 # the shipped units; boot 2 (the same disk again, i.e. a reboot) runs reboot and drift, then
@@ -26,6 +27,12 @@
 #                  in bounded time and the boot completes; a full apply then changes nothing.
 #   old-design-hangs  negative control: kubeadm's kubelet restart in a unit ordered
 #                  Before=kubelet.service times out; without that ordering it finishes.
+# The reset node, one boot of its own disk without cloud-init:
+#   apply-reset    a fresh node (an active swap file in fstab, operator lines in /etc/hosts
+#                  and /etc/sysctl.conf): apply, then `bootstrap reset --yes`; every file
+#                  under /etc has its pre-apply bytes and mode again, swap and ip_forward are
+#                  as before, `bootstrap check` reports exactly what it reported on the fresh
+#                  node, the journal is archived, and a second reset does nothing.
 # Prints per-scenario PASS/FAIL, the times measured inside the VM and the boot-to-result
 # times, then "N passed, N failed, N skipped". Exits non-zero on any failure. When qemu
 # cannot be installed here every scenario is counted SKIPPED, loudly (exit 0; CI greps it).
@@ -34,7 +41,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-binary=${1:?usage: scenarios.sh BINARY [all|node1|node2|pair]}
+binary=${1:?usage: scenarios.sh BINARY [all|node1|node2|pair|reset]}
 [[ -x $binary ]] || vm_die "$binary is not an executable"
 repo="$(cd "$VM_DIR/../.." && pwd)"
 
@@ -42,13 +49,15 @@ repo="$(cd "$VM_DIR/../.." && pwd)"
 NODE1=(first-boot idempotent bad-profile reboot drift kubelet-unit old-design-hangs)
 NODE2=(apt-repo dpkg-busy apt-other-key)
 PAIR=(two-nodes-join two-nodes-converged wrong-ca-pin binary-host-tools)
-SCENARIOS=("${NODE1[@]}" "${NODE2[@]}" "${PAIR[@]}")
+RESET=(apply-reset)
+SCENARIOS=("${NODE1[@]}" "${NODE2[@]}" "${PAIR[@]}" "${RESET[@]}")
 case ${2:-all} in
     all) ;;
     node1) SCENARIOS=("${NODE1[@]}") ;;
     node2) SCENARIOS=("${NODE2[@]}") ;;
     pair) SCENARIOS=("${PAIR[@]}") ;;
-    *) vm_die "usage: scenarios.sh BINARY [all|node1|node2|pair]" ;;
+    reset) SCENARIOS=("${RESET[@]}") ;;
+    *) vm_die "usage: scenarios.sh BINARY [all|node1|node2|pair|reset]" ;;
 esac
 # The sandbox tier's kubeadm stand-in built for musl (the pair's kubeadm): next to BINARY
 # (`cargo build --release --target x86_64-unknown-linux-musl --example kubeadm_standin`).
@@ -211,6 +220,13 @@ if [[ ${2:-all} == all || ${2:-all} == pair ]]; then
     # shellcheck source=pair.sh
     source "$VM_DIR/pair.sh"
     pair_run
+fi
+
+# The reset node: its own disk, no cloud-init (tests/vm/guest/reset.sh does it all).
+if [[ ${2:-all} == all || ${2:-all} == reset ]]; then
+    disk="$work/reset-node.qcow2"
+    cp "$share/reset.sh" "$share/run.sh"
+    boot apply-reset --hostname reset-node
 fi
 
 # verdict NAME: PASS, FAIL or nothing. A pair scenario checked on both nodes passes when
