@@ -218,7 +218,8 @@ fn with_context(
 ) -> i32 {
     let env = environment(cli);
     let mut named;
-    let profile = if profile.node.name.is_empty() {
+    // An image's hostname is not the booted node's: an offline root leaves it unset.
+    let profile = if profile.node.name.is_empty() && !host.is_offline() {
         named = profile.clone();
         match node::name::from_hostname(host) {
             Ok(name) => named.node.name = name,
@@ -233,6 +234,14 @@ fn with_context(
             host,
             profile,
             address,
+            mode,
+            env: &env,
+        }),
+        // An image tree has no network of its own: the address is the booted node's.
+        Err(_) if host.is_offline() => f(&Context {
+            host,
+            profile,
+            address: std::net::Ipv4Addr::UNSPECIFIED.into(),
             mode,
             env: &env,
         }),

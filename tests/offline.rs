@@ -446,3 +446,38 @@ fn bake_refuses_the_real_root() {
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--root DIR (not /)"));
 }
+
+/// A generic image: the profile leaves the node's name (hostname) and address (`auto`) to
+/// the booted node. The bake writes the rest of /etc/hosts; the node's own line comes at
+/// first boot, from the booted node's hostname and network.
+#[test]
+fn a_generic_image_leaves_the_nodes_own_name_and_address_to_the_first_boot() {
+    let sb = Sandbox::new();
+    let marker = sb.dir.path().join("ran");
+    image(&sb, &marker);
+    sb.write("/etc/hostname", "image-builder\n");
+    let generic = sb.profile(
+        "generic.toml",
+        "[node]\nrole = \"worker\"\naddress = \"auto\"\n\n[hosts]\nentries = [{ address = \"192.168.33.13\", names = [\"master\"] }]\n",
+    );
+    let tripwires = tripwire_dir(&sb, &marker, &TRIPWIRES);
+    let bake = json(&sb, tripwires.to_str().unwrap(), "bake", &generic);
+    assert_eq!(bake.code, 0, "{}{}", bake.stdout, bake.stderr);
+    assert_eq!(std::fs::read_to_string(&marker).unwrap_or_default(), "");
+    let hosts = sb.read("/etc/hosts");
+    assert!(hosts.contains("192.168.33.13 master\n"), "{hosts}");
+    assert!(!hosts.contains("image-builder"), "{hosts}");
+    assert!(
+        bake.notes("info")
+            .iter()
+            .any(|n| n.starts_with("at first boot: this node's own name and address")),
+        "{}",
+        bake.stdout
+    );
+    boot(&sb);
+    sb.write("/proc/sys/kernel/hostname", "node-7\n");
+    let booted = sb.json("apply", &generic, &["--only", "hosts"]);
+    assert_eq!(booted.code, 0, "{}", booted.stdout);
+    let hosts = sb.read("/etc/hosts");
+    assert!(hosts.contains("10.0.2.15 node-7\n"), "{hosts}");
+}

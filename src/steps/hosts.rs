@@ -12,6 +12,12 @@ pub const HOSTS_FILE: &str = "/etc/hosts";
 /// The `hosts` step.
 pub struct HostsStep;
 
+/// Whether this node's name and address are known: not on an offline root (an image) whose
+/// profile leaves them to the booted node (hostname, `address = "auto"`).
+fn knows_itself(ctx: &Context) -> bool {
+    !ctx.profile.node.name.is_empty() && !ctx.address.is_unspecified()
+}
+
 /// The block's entries: this node first (merged with an entry for the same address), then
 /// the profile's entries in order.
 pub fn desired_entries(ctx: &Context) -> Vec<Entry> {
@@ -29,7 +35,7 @@ pub fn desired_entries(ctx: &Context) -> Vec<Entry> {
     let named = entries
         .iter()
         .any(|e| e.names.iter().any(|n| n.eq_ignore_ascii_case(node)));
-    if !named {
+    if !named && knows_itself(ctx) {
         match entries.iter_mut().find(|e| e.address == ctx.address) {
             Some(entry) => entry.names.insert(0, node.clone()),
             None => entries.insert(
@@ -62,6 +68,11 @@ impl Step for HostsStep {
             source,
         })?;
         let mut plan = Plan::default();
+        if !knows_itself(ctx) {
+            plan.at_first_boot(format!(
+                "this node's own name and address are added to {HOSTS_FILE} by the apply on the booted node (the image does not know them)"
+            ));
+        }
         let mut removed = edit.removed.clone();
         removed.dedup();
         for (line, name) in &removed {
