@@ -206,6 +206,23 @@ fn node_job(cli: &Cli, args: &NodeArgs, mode: Mode, job: commands::upgrade::Job)
     )
 }
 
+/// `bootstrap maintain --reboot`: the unit at boot runs this binary's `uncordon` with the
+/// same profile (absolute paths).
+fn maintain(cli: &Cli, args: &NodeArgs) -> i32 {
+    let exe = std::env::current_exe().map(|p| p.display().to_string());
+    let profile = std::path::absolute(&args.profile).map(|p| p.display().to_string());
+    match (exe, profile) {
+        (Ok(exe), Ok(profile)) => {
+            let exec = format!("{exe} uncordon --profile {profile}");
+            node_job(cli, args, Mode::Apply, commands::upgrade::Job::Reboot(exec))
+        }
+        (Err(e), _) | (_, Err(e)) => fail(
+            cli,
+            &format!("cannot name this binary or the profile for the unit: {e}"),
+        ),
+    }
+}
+
 /// Resolves the node name (the hostname when the profile leaves it out) and address, reads
 /// the environment, and runs `f` with the step context;
 /// exit code 1 when the address cannot be found.
@@ -416,6 +433,7 @@ pub fn execute(cli: &Cli) -> i32 {
         Cmd::Drain(args) => node_job(cli, args, Mode::Apply, commands::upgrade::Job::Drain),
         Cmd::Uncordon(args) => node_job(cli, args, Mode::Apply, commands::upgrade::Job::Uncordon),
         Cmd::Reset(args) => commands::reset::run(&host(cli), cli.output, args),
+        Cmd::Maintain(args) => maintain(cli, &args.node),
         Cmd::Completions { shell } => refuse_json(cli, "completions").unwrap_or_else(|| {
             let mut script = Vec::new();
             let mut command = crate::cli::command();

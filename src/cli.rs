@@ -109,12 +109,15 @@ pub enum Cmd {
     Upgrade(UpgradeCmd),
     /// Drain this node (cordon, evict respecting PodDisruptionBudgets; see [upgrade.drain]).
     Drain(NodeArgs),
-    /// Make this node schedulable again.
+    /// Make this node schedulable again (waiting for Ready first).
     Uncordon(NodeArgs),
     /// Undo what bootstrap changed on this node, from its journal and backups (`kubeadm
     /// reset -f` first when the node joined a cluster). Without --yes, print the plan.
     /// Exit 0: nothing to undo, 2: something to undo (plan), 1: error or refused.
     Reset(ResetArgs),
+    /// OS maintenance: `--reboot` drains, enables a one-shot unit that uncordons once the
+    /// node is Ready after boot, and reboots.
+    Maintain(MaintainArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -219,6 +222,17 @@ pub enum UpgradeCmd {
     Plan(NodeArgs),
     /// Carry out the upgrade's phases; a re-run continues where a killed run stopped.
     Apply(NodeArgs),
+}
+
+/// Arguments of maintain.
+#[derive(Debug, Args)]
+pub struct MaintainArgs {
+    /// Profile and lock.
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Drain, reboot, and uncordon after boot (the only maintenance so far; required).
+    #[arg(long, required = true)]
+    pub reboot: bool,
 }
 
 /// Arguments of upgrade, drain and uncordon.

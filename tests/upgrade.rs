@@ -379,60 +379,6 @@ fn policy_refusals_change_nothing() {
 }
 
 #[test]
-fn worker_and_other_control_plane_follow_the_first() {
-    let server = server();
-    let dir = tempfile::tempdir().unwrap();
-    let cluster_dir = dir.path().join("cluster");
-    let cp2 = Node::new(
-        &cluster_dir,
-        &server,
-        "cp-2",
-        Kind::OtherControlPlane,
-        DRAIN_OK,
-    );
-    let w = Node::new(&cluster_dir, &server, "w-1", Kind::Worker, "");
-    // The worker evicts with an admin kubeconfig copied to it.
-    w.sb.write("/etc/bootstrap/admin.conf", &kubeconfig("kubernetes-admin"));
-    let w_drain = "[upgrade.drain]\nkubeconfig = \"/etc/bootstrap/admin.conf\"\ndelete_emptydir_data = true\n";
-    cluster(&cluster_dir, TO, &[("cp-2", &cp2), ("w-1", &w)], 1, false);
-    for (node, kind, extra) in [
-        (&cp2, Kind::OtherControlPlane, DRAIN_OK),
-        (&w, Kind::Worker, w_drain),
-    ] {
-        node.target(&server, kind, TO, extra);
-        let out = node.upgrade("apply");
-        assert_eq!(out.code, 0, "{}: {}\n{}", node.name, out.stdout, out.stderr);
-        let calls = node.sb.take_changing_calls();
-        assert!(
-            calls.iter().any(|c| c == "kubeadm upgrade node"),
-            "{calls:#?}"
-        );
-        assert!(
-            !calls.iter().any(|c| c.contains("upgrade apply")),
-            "{calls:#?}"
-        );
-        let st = state(&cluster_dir);
-        assert_eq!(st["nodes"][node.name]["kubeletVersion"], format!("v{TO}"));
-        assert_eq!(st["nodes"][node.name]["unschedulable"], false);
-        let again = node.upgrade("apply");
-        assert_eq!(again.code, 0);
-        assert!(
-            !node
-                .sb
-                .take_changing_calls()
-                .iter()
-                .any(|c| c.starts_with("kubeadm upgrade"))
-        );
-    }
-    assert!(
-        !w.sb
-            .path("/var/lib/bootstrap/upgrade/backup-before-v1.35.2")
-            .exists(),
-        "a worker has nothing to back up"
-    );
-}
-
-#[test]
 fn a_bare_pod_stops_the_drain_and_the_node_stays_cordoned_with_advice() {
     let server = server();
     let dir = tempfile::tempdir().unwrap();
@@ -516,4 +462,335 @@ fn killed_at_every_phase_a_rerun_converges_without_repeating_kubeadm_upgrade_app
         assert_eq!(st["nodes"]["cp-1"]["unschedulable"], false, "{kill}");
         assert_eq!(cp.upgrade("plan").code, 0, "{kill}");
     }
+}
+
+#[test]
+fn three_nodes_upgrade_one_minor_control_planes_first() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let cluster_dir = dir.path().join("cluster");
+    let cp1 = Node::new(&cluster_dir, &server, "cp-1", Kind::First, DRAIN_OK);
+    let cp2 = Node::new(
+        &cluster_dir,
+        &server,
+        "cp-2",
+        Kind::OtherControlPlane,
+        DRAIN_OK,
+    );
+    let w = Node::new(&cluster_dir, &server, "w-1", Kind::Worker, "");
+    // The worker evicts with an admin kubeconfig copied to it.
+    w.sb.write("/etc/bootstrap/admin.conf", &kubeconfig("kubernetes-admin"));
+    let w_drain = "[upgrade.drain]\nkubeconfig = \"/etc/bootstrap/admin.conf\"\ndelete_emptydir_data = true\n";
+    cluster(
+        &cluster_dir,
+        FROM,
+        &[("cp-1", &cp1), ("cp-2", &cp2), ("w-1", &w)],
+        1,
+        false,
+    );
+    let nodes = [
+        (&cp1, Kind::First, DRAIN_OK),
+        (&cp2, Kind::OtherControlPlane, DRAIN_OK),
+        (&w, Kind::Worker, w_drain),
+    ];
+    for (node, kind, extra) in nodes {
+        node.target(&server, kind, TO, extra);
+    }
+    // The worker and the other control plane may not go ahead of the control plane.
+    for node in [&w, &cp2] {
+        let before = node.sb.snapshot();
+        let out = node.upgrade("apply");
+        eprintln!(
+            "== {} upgrade apply (before cp-1)\n{}{}",
+            node.name, out.stdout, out.stderr
+        );
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("go ahead of the control plane"),
+            "{}",
+            out.stderr
+        );
+        node.sb.assert_unchanged(&before, node.name);
+        node.sb.take_calls();
+    }
+    for (node, _, _) in nodes {
+        let plan = node.upgrade("plan");
+        eprintln!(
+            "== {} upgrade plan\n{}{}",
+            node.name, plan.stdout, plan.stderr
+        );
+        let out = node.upgrade("apply");
+        eprintln!(
+            "== {} upgrade apply\n{}{}",
+            node.name, out.stdout, out.stderr
+        );
+        assert_eq!(out.code, 0, "{}: {}\n{}", node.name, out.stdout, out.stderr);
+        let calls = node.sb.take_changing_calls();
+        let apply = calls
+            .iter()
+            .any(|c| c.starts_with("kubeadm upgrade apply v1.35.2 --yes"));
+        let upgrade_node = calls.iter().any(|c| c == "kubeadm upgrade node");
+        assert_eq!(
+            (apply, upgrade_node),
+            (node.name == "cp-1", node.name != "cp-1"),
+            "{calls:#?}"
+        );
+        let st = state(&cluster_dir);
+        assert_eq!(st["serverVersion"], TO);
+        assert_eq!(st["nodes"][node.name]["kubeletVersion"], format!("v{TO}"));
+        assert_eq!(st["nodes"][node.name]["unschedulable"], false);
+        let again = node.upgrade("apply");
+        assert_eq!(again.code, 0);
+        assert!(
+            !node
+                .sb
+                .take_changing_calls()
+                .iter()
+                .any(|c| c.starts_with("kubeadm upgrade") || c.starts_with("apt-get"))
+        );
+    }
+    assert!(
+        !w.sb
+            .path("/var/lib/bootstrap/upgrade/backup-before-v1.35.2")
+            .exists(),
+        "a worker has nothing to back up"
+    );
+    assert!(
+        cp2.sb
+            .path("/var/lib/bootstrap/upgrade/backup-before-v1.35.2/etc-kubernetes/admin.conf")
+            .exists()
+    );
+}
+
+#[test]
+fn plan_in_json_names_the_node_kind_versions_and_each_phase() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let cluster_dir = dir.path().join("cluster");
+    let cp = Node::new(&cluster_dir, &server, "cp-1", Kind::First, DRAIN_OK);
+    cluster(&cluster_dir, FROM, &[("cp-1", &cp)], 0, false);
+    cp.target(&server, Kind::First, TO, DRAIN_OK);
+    let out = cp.run(&[
+        "upgrade",
+        "plan",
+        "--output",
+        "json",
+        "--profile",
+        cp.profile.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    let events = out.events();
+    let header = &events[0];
+    assert_eq!(header["event"], "upgrade");
+    assert_eq!(header["kind"], "FirstControlPlane");
+    assert_eq!(
+        (
+            header["kubelet"].as_str(),
+            header["api_server"].as_str(),
+            header["target"].as_str()
+        ),
+        (Some(FROM), Some(FROM), Some(TO))
+    );
+    let phases: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e["event"] == "step_finished")
+        .map(|e| {
+            (
+                e["step"].as_str().unwrap().to_string(),
+                e["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = phases.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "upgrade-kubeadm",
+            "upgrade-backup",
+            "upgrade-control-plane",
+            "upgrade-drain",
+            "upgrade-kubelet",
+            "upgrade-restart",
+            "upgrade-uncordon"
+        ]
+    );
+    assert!(
+        phases[..6].iter().all(|(_, s)| s == "pending"),
+        "{phases:?}"
+    );
+    assert_eq!(out.summary()["exit_code"], 2);
+}
+
+#[test]
+fn drain_settings_are_validated_with_their_location() {
+    let sb = Sandbox::new();
+    let file = sb.profile(
+        "p.toml",
+        "[node]\nname = \"w\"\nrole = \"worker\"\n[upgrade.drain]\nkubeconfig = \"admin.conf\"\ntimeout = \"soon\"\n",
+    );
+    let out = sb.run(&["profile", "validate", file.to_str().unwrap()]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("p.toml:5:14: upgrade.drain.kubeconfig: invalid path `admin.conf`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("upgrade.drain.timeout"),
+        "{}",
+        out.stderr
+    );
+    let file = sb.profile(
+        "q.toml",
+        "[node]\nname = \"w\"\nrole = \"worker\"\n[upgrade.drain]\nskip = true\nforce = true\n",
+    );
+    let out = sb.run(&["profile", "validate", file.to_str().unwrap()]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("q.toml:5:8: upgrade.drain.skip: skip = true contradicts"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn drain_respects_the_pdb_timeout_and_uncordon_undoes_the_cordon() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let cluster_dir = dir.path().join("cluster");
+    let settings = "[upgrade.drain]\ndelete_emptydir_data = true\ntimeout = \"30s\"\n";
+    let cp = Node::new(&cluster_dir, &server, "cp-1", Kind::First, settings);
+    // The PDB refuses 10 evictions (50 s of kubectl's 5 s retries): more than the timeout.
+    cluster(&cluster_dir, FROM, &[("cp-1", &cp)], 10, false);
+    let profile = cp.profile.to_str().unwrap();
+    let out = cp.run(&["drain", "--profile", profile]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("global timeout reached: 30s"),
+        "{}",
+        out.stdout
+    );
+    let st = state(&cluster_dir);
+    assert_eq!(
+        st["nodes"]["cp-1"]["unschedulable"], true,
+        "a failed drain leaves the node cordoned"
+    );
+    assert_eq!(st["pods"][0]["node"], "cp-1", "the PDB held the pod");
+    // The PDB now allows (4 refusals left, 20 s): the drain finishes.
+    let out = cp.run(&["drain", "--profile", profile]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(state(&cluster_dir)["pods"][0]["node"], "<rescheduled>");
+    let out = cp.run(&["uncordon", "--profile", profile]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(state(&cluster_dir)["nodes"]["cp-1"]["unschedulable"], false);
+    cp.sb.take_calls();
+    let out = cp.run(&["uncordon", "--profile", profile]);
+    assert_eq!(out.code, 0);
+    assert!(
+        !cp.sb.take_calls().iter().any(|c| c.contains(" uncordon ")),
+        "an uncordoned node is left alone"
+    );
+    // A worker without eviction credentials is told so, and nothing is run.
+    let w = Node::new(&cluster_dir, &server, "w-1", Kind::Worker, "");
+    let out = w.run(&["drain", "--profile", w.profile.to_str().unwrap()]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("only the kubelet's credentials"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(!w.sb.take_calls().iter().any(|c| c.contains(" drain ")));
+}
+
+#[test]
+fn the_etcd_snapshot_must_succeed_before_kubeadm_upgrade_apply() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let cluster_dir = dir.path().join("cluster");
+    let cp = Node::new(&cluster_dir, &server, "cp-1", Kind::First, DRAIN_OK);
+    cluster(&cluster_dir, FROM, &[("cp-1", &cp)], 0, false);
+    // A stacked etcd as kubeadm writes it, its client certificate present, but no etcdctl.
+    let manifest = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/etcd/etcd.yaml"),
+    )
+    .unwrap();
+    cp.sb
+        .write("/etc/kubernetes/manifests/etcd.yaml", &manifest);
+    for f in ["ca.crt", "healthcheck-client.crt", "healthcheck-client.key"] {
+        cp.sb
+            .write(&format!("/etc/kubernetes/pki/etcd/{f}"), "standin\n");
+    }
+    cp.target(&server, Kind::First, TO, DRAIN_OK);
+    let plan = cp.upgrade("plan");
+    assert!(
+        plan.stdout.contains("save a snapshot of etcd member"),
+        "{}",
+        plan.stdout
+    );
+    let out = cp.run(&[
+        "upgrade",
+        "apply",
+        "--output",
+        "json",
+        "--profile",
+        cp.profile.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.reason("upgrade-backup").contains("etcdctl"),
+        "{}",
+        out.reason("upgrade-backup")
+    );
+    assert!(
+        !cp.sb
+            .take_calls()
+            .iter()
+            .any(|c| c.contains("kubeadm upgrade apply"))
+    );
+    assert_eq!(state(&cluster_dir)["serverVersion"], FROM);
+}
+
+#[test]
+fn maintain_reboot_drains_then_reboots_with_a_unit_that_uncordons_at_boot() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let cluster_dir = dir.path().join("cluster");
+    let cp = Node::new(&cluster_dir, &server, "cp-1", Kind::First, DRAIN_OK);
+    cluster(&cluster_dir, FROM, &[("cp-1", &cp)], 0, false);
+    let profile = cp.profile.to_str().unwrap();
+    let out = cp.run(&["maintain", "--reboot", "--profile", profile]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let calls = cp.sb.take_changing_calls();
+    let pos = |needle: &str| {
+        calls
+            .iter()
+            .position(|c| c.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle} in {calls:#?}"))
+    };
+    assert!(pos(" drain cp-1 ") < pos("systemctl enable bootstrap-uncordon.service"));
+    assert_eq!(
+        calls.last().unwrap(),
+        "systemctl reboot",
+        "the reboot comes last"
+    );
+    let unit = cp.sb.read("/etc/systemd/system/bootstrap-uncordon.service");
+    assert!(
+        unit.contains(&format!("uncordon --profile {profile}")),
+        "{unit}"
+    );
+    assert!(
+        unit.contains("Type=oneshot")
+            && unit.contains("ConditionPathExists=/var/lib/bootstrap/maintain/uncordon-after-boot"),
+        "{unit}"
+    );
+    assert_eq!(state(&cluster_dir)["nodes"]["cp-1"]["unschedulable"], true);
+    // At boot the unit runs `bootstrap uncordon`: it waits for Ready, then uncordons.
+    let out = cp.run(&["uncordon", "--profile", profile]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(state(&cluster_dir)["nodes"]["cp-1"]["unschedulable"], false);
+    // Without --reboot there is nothing to do: a usage error.
+    assert_eq!(cp.run(&["maintain", "--profile", profile]).code, 64);
 }

@@ -252,4 +252,72 @@ mod tests {
         let (m, s) = policy((1, 34, 3), (1, 35, 2), (1, 35, 2));
         assert!(m.is_empty() && s.is_empty());
     }
+
+    fn env(root: &std::path::Path) -> Env {
+        Env {
+            root: root.to_path_buf(),
+            cluster: root.join(".standin/cluster"),
+            version: (1, 35, 2),
+            break_kubelet_config: false,
+        }
+    }
+
+    #[test]
+    fn a_node_not_initialised_or_joined_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = env(dir.path());
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let Err(Exit(msg, 1)) = run(&env, &args(&["apply", "v1.35.2", "--yes"])) else {
+            panic!("apply ran")
+        };
+        assert!(msg.contains("/etc/kubernetes/admin.conf"), "{msg}");
+        let Err(Exit(msg, 1)) = run(&env, &args(&["node"])) else {
+            panic!("node ran")
+        };
+        assert!(msg.contains("/etc/kubernetes/kubelet.conf"), "{msg}");
+        let Err(Exit(msg, 1)) = run(&env, &args(&["apply"])) else {
+            panic!("apply without a version ran")
+        };
+        assert!(msg.contains("Required arguments: [version]"), "{msg}");
+    }
+
+    #[test]
+    fn apply_needs_yes_and_a_kubeadm_as_new_as_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = env(dir.path());
+        env.write("/etc/kubernetes/admin.conf", "kind: Config\n");
+        env.write(
+            "/.standin/cluster/kube.json",
+            "{\"serverVersion\": \"1.34.3\"}",
+        );
+        env.write("/usr/bin/kubeadm", "#!/bin/sh\nV=1.34.3\n");
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let Err(Exit(msg, 1)) = run(&env, &args(&["apply", "v1.35.2", "--yes"])) else {
+            panic!("ran")
+        };
+        assert!(
+            msg.contains(
+                "at least one minor release higher than the kubeadm minor release (35 > 34)"
+            ),
+            "{msg}"
+        );
+        env.write("/usr/bin/kubeadm", "#!/bin/sh\nV=1.35.2\n");
+        let Err(Exit(msg, 1)) = run(&env, &args(&["apply", "v1.35.2"])) else {
+            panic!("ran")
+        };
+        assert!(msg.contains("won't proceed"), "{msg}");
+        let Err(Exit(msg, 1)) = run(&env, &args(&["apply", "v1.36.0", "--yes"])) else {
+            panic!("ran")
+        };
+        assert!(msg.contains("too high"), "{msg}");
+        let out = run(&env, &args(&["plan", "v1.35.2"]))
+            .map_err(|Exit(m, _)| m)
+            .unwrap();
+        assert!(out.contains("\tkubeadm upgrade apply v1.35.2\n"), "{out}");
+        run(&env, &args(&["apply", "v1.35.2", "--yes"]))
+            .map_err(|Exit(m, _)| m)
+            .unwrap();
+        let state = std::fs::read_to_string(dir.path().join(".standin/cluster/kube.json")).unwrap();
+        assert!(state.contains("\"1.35.2\""), "{state}");
+    }
 }

@@ -11,7 +11,7 @@ use crate::upgrade::{UpgradeError, maintain, observe};
 use crate::values::KubeVersion;
 
 /// What to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Job {
     /// The upgrade's phases.
     Upgrade,
@@ -19,6 +19,8 @@ pub enum Job {
     Drain,
     /// Uncordon this node.
     Uncordon,
+    /// Drain, then reboot with a one-shot unit that uncordons at boot (its `ExecStart=`).
+    Reboot(String),
 }
 
 fn show(v: Option<KubeVersion>) -> String {
@@ -91,6 +93,10 @@ pub fn run_job(
     let steps: Vec<Box<dyn Step>> = match job {
         Job::Drain => vec![Box::new(maintain::DrainStep)],
         Job::Uncordon => vec![Box::new(maintain::UncordonStep)],
+        Job::Reboot(exec) => vec![
+            Box::new(maintain::DrainStep),
+            Box::new(maintain::RebootStep { exec }),
+        ],
         Job::Upgrade => match upgrade_steps(ctx, json) {
             Ok(steps) => steps,
             Err(e) => {

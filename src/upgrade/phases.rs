@@ -193,6 +193,22 @@ impl Phase {
     }
 }
 
+/// The etcd snapshot before the control plane's upgrade, with `bootstrap etcd snapshot
+/// save`'s checks (docs/etcd.md), into its default directory. A node without a stacked etcd
+/// member this agent can read (external etcd) gets a warning instead; any other problem
+/// (a certificate missing, etcdctl failing) stops the upgrade before kubeadm runs.
+fn plan_etcd_snapshot(ctx: &Context, plan: &mut Plan) -> Result<(), StepError> {
+    use crate::etcd::{EtcdError, snapshot};
+    match snapshot::plan(ctx.host, None, snapshot::DEFAULT_DIR, None) {
+        Ok(save) => plan.push(work::etcd_snapshot(save)),
+        Err(e @ (EtcdError::NotControlPlane { .. } | EtcdError::Manifest { .. })) => plan.warn(format!(
+            "no etcd snapshot is taken before the upgrade ({e}); with an external etcd, snapshot it yourself first (kubeadm backs up a local etcd's data under /etc/kubernetes/tmp)"
+        )),
+        Err(e) => return Err(StepError::Cause(Box::new(e))),
+    }
+    Ok(())
+}
+
 impl Step for Phase {
     fn name(&self) -> &'static str {
         self.name
@@ -215,7 +231,7 @@ impl Step for Phase {
             }
             BACKUP => {
                 if !self.done(ctx, BACKUP)? && !self.control_plane_done(ctx)? {
-                    plan.info("etcd is not snapshotted by bootstrap yet: take an etcd snapshot before the upgrade (kubeadm upgrade apply also backs up etcd's data under /etc/kubernetes/tmp)");
+                    plan_etcd_snapshot(ctx, &mut plan)?;
                     let into = format!(
                         "/var/lib/bootstrap/upgrade/backup-before-v{}/etc-kubernetes",
                         self.target

@@ -88,6 +88,24 @@ impl Work for Kubeadm {
     }
 }
 
+/// An etcd snapshot of the local member (the `etcd snapshot save` of `bootstrap etcd`),
+/// checked before it is kept.
+#[derive(Debug)]
+struct EtcdSnapshot(crate::etcd::snapshot::SavePlan);
+
+/// The change taking `plan`'s snapshot.
+pub fn etcd_snapshot(plan: crate::etcd::snapshot::SavePlan) -> Change {
+    Change::work(plan.lines().join("; "), EtcdSnapshot(plan))
+}
+
+impl Work for EtcdSnapshot {
+    fn run(&self, ctx: &Context, _step: &str) -> Result<(), StepError> {
+        crate::etcd::snapshot::save(ctx.host, &self.0)
+            .map_err(|e| StepError::Cause(Box::new(e)))?;
+        Ok(())
+    }
+}
+
 /// A copy of /etc/kubernetes (every file 0600: it holds keys) under /var/lib/bootstrap.
 #[derive(Debug)]
 struct Backup {
@@ -251,6 +269,54 @@ impl Work for Restart {
             .map_err(|gave_up| UpgradeError::NotReady {
                 node: self.node.clone(),
                 target: self.target.to_string(),
+                checks: gave_up.attempts,
+                last: gave_up.error,
+            })?;
+        Ok(())
+    }
+}
+
+/// Waits until the node is Ready (after a reboot, before the uncordon).
+#[derive(Debug)]
+struct WaitReady {
+    kubeconfig: String,
+    node: String,
+    backoff: Backoff,
+}
+
+/// The change waiting up to `timeout` for `node` to be Ready.
+pub fn wait_ready(kubeconfig: &str, node: &str, timeout: Duration) -> Change {
+    Change::work(
+        format!(
+            "wait up to {} for node {node} to be Ready",
+            humantime::format_duration(timeout)
+        ),
+        WaitReady {
+            kubeconfig: kubeconfig.to_string(),
+            node: node.to_string(),
+            backoff: Backoff::polling(timeout),
+        },
+    )
+}
+
+impl Work for WaitReady {
+    fn run(&self, ctx: &Context, _step: &str) -> Result<(), StepError> {
+        let host = ctx.host;
+        let mut waiting = host
+            .progress()
+            .start("upgrade.ready_timeout", self.backoff.total_wait())
+            .after_grace();
+        let subject = format!("node {} to be Ready", self.node);
+        let check = |_| match observe::node(host, &self.kubeconfig, &self.node) {
+            Ok(n) if n.ready => Attempt::Done(()),
+            Ok(_) => Attempt::Retry("Ready is not True".to_string()),
+            Err(e) => Attempt::Retry(e.to_string()),
+        };
+        self.backoff
+            .run(&mut |d| waiting.sleep(d, &subject), check)
+            .map_err(|gave_up| UpgradeError::NotReady {
+                node: self.node.clone(),
+                target: "its version".into(),
                 checks: gave_up.attempts,
                 last: gave_up.error,
             })?;
