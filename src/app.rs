@@ -202,7 +202,17 @@ fn node_job(cli: &Cli, args: &NodeArgs, mode: Mode, job: commands::upgrade::Job)
         &args.profile,
         mode,
         Duration::from_secs(args.lock_wait),
-        |ctx| commands::upgrade::run_job(ctx, job, &file, json, reporter(cli).as_mut()),
+        |ctx| {
+            let mut reporter = match cli.output {
+                Output::Json => reporter(cli),
+                Output::Human => Box::new(
+                    HumanReporter::new(std::io::stdout(), cli.quiet).with_apply_command(
+                        commands::hint::upgrade_apply_command(&cli.root, &args.profile),
+                    ),
+                ),
+            };
+            commands::upgrade::run_job(ctx, job, &file, json, reporter.as_mut())
+        },
     )
 }
 

@@ -249,6 +249,12 @@ fn first_control_plane_upgrades_one_minor_then_nothing_is_left() {
         );
     }
     assert!(
+        plan.stdout
+            .contains("changes pending: run `bootstrap upgrade apply --root"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
         cp.sb
             .take_changing_calls()
             .iter()

@@ -10,15 +10,27 @@ fn quote(word: &str) -> String {
     shlex::try_quote(word).map_or_else(|_| format!("'{word}'"), |q| q.into_owned())
 }
 
-/// `bootstrap apply [--root R] --profile P [--only S]... [--skip S]...`.
-pub fn apply_command(root: &Path, args: &RunArgs) -> String {
-    let mut words = vec!["bootstrap".to_string(), "apply".to_string()];
+/// `bootstrap VERB... [--root R] --profile P`, as words.
+fn command_words(verb: &[&str], root: &Path, profile: &Path) -> Vec<String> {
+    let mut words = vec!["bootstrap".to_string()];
+    words.extend(verb.iter().map(|w| w.to_string()));
     if root != Path::new("/") {
         words.push("--root".into());
         words.push(quote(&root.display().to_string()));
     }
     words.push("--profile".into());
-    words.push(quote(&args.profile.display().to_string()));
+    words.push(quote(&profile.display().to_string()));
+    words
+}
+
+/// `bootstrap upgrade apply [--root R] --profile P`: what an upgrade plan's recap advises.
+pub fn upgrade_apply_command(root: &Path, profile: &Path) -> String {
+    command_words(&["upgrade", "apply"], root, profile).join(" ")
+}
+
+/// `bootstrap apply [--root R] --profile P [--only S]... [--skip S]...`.
+pub fn apply_command(root: &Path, args: &RunArgs) -> String {
+    let mut words = command_words(&["apply"], root, &args.profile);
     for (flag, steps) in [("--only", &args.only), ("--skip", &args.skip)] {
         for step in steps {
             words.push(flag.into());
