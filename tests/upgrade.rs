@@ -166,6 +166,18 @@ impl Node {
         .unwrap();
     }
 
+    /// `bootstrap VERB... --output json --profile P`.
+    fn json(&self, verb: &str) -> Out {
+        let mut args: Vec<&str> = verb.split(' ').collect();
+        args.extend([
+            "--output",
+            "json",
+            "--profile",
+            self.profile.to_str().unwrap(),
+        ]);
+        self.run(&args)
+    }
+
     fn upgrade(&self, verb: &str) -> Out {
         self.run(&["upgrade", verb, "--profile", self.profile.to_str().unwrap()])
     }
@@ -223,13 +235,36 @@ fn server() -> Server {
     server
 }
 
-#[test]
-fn first_control_plane_upgrades_one_minor_then_nothing_is_left() {
+/// One first control plane at FROM in its own cluster (see [`cluster`] for the pods).
+struct One {
+    server: Server,
+    _dir: tempfile::TempDir,
+    cluster_dir: PathBuf,
+    cp: Node,
+}
+
+fn one(extra: &str, blocks: u32, bare: bool) -> One {
     let server = server();
     let dir = tempfile::tempdir().unwrap();
     let cluster_dir = dir.path().join("cluster");
-    let cp = Node::new(&cluster_dir, &server, "cp-1", Kind::First, DRAIN_OK);
-    cluster(&cluster_dir, FROM, &[("cp-1", &cp)], 2, false);
+    let cp = Node::new(&cluster_dir, &server, "cp-1", Kind::First, extra);
+    cluster(&cluster_dir, FROM, &[("cp-1", &cp)], blocks, bare);
+    One {
+        server,
+        _dir: dir,
+        cluster_dir,
+        cp,
+    }
+}
+
+#[test]
+fn first_control_plane_upgrades_one_minor_then_nothing_is_left() {
+    let One {
+        server,
+        _dir,
+        cluster_dir,
+        cp,
+    } = one(DRAIN_OK, 2, false);
     cp.target(&server, Kind::First, TO, DRAIN_OK);
 
     let plan = cp.upgrade("plan");
@@ -321,11 +356,12 @@ fn first_control_plane_upgrades_one_minor_then_nothing_is_left() {
 
 #[test]
 fn policy_refusals_change_nothing() {
-    let server = server();
-    let dir = tempfile::tempdir().unwrap();
-    let cluster_dir = dir.path().join("cluster");
-    let cp = Node::new(&cluster_dir, &server, "cp-1", Kind::First, DRAIN_OK);
-    cluster(&cluster_dir, FROM, &[("cp-1", &cp)], 0, false);
+    let One {
+        server,
+        _dir,
+        cluster_dir,
+        cp,
+    } = one(DRAIN_OK, 0, false);
     let cases = [("1.36.1", "skips 1.35"), ("1.34.1", "downgrades")];
     for (version, why) in cases {
         cp.target(&server, Kind::First, version, DRAIN_OK);
@@ -386,20 +422,14 @@ fn policy_refusals_change_nothing() {
 
 #[test]
 fn a_bare_pod_stops_the_drain_and_the_node_stays_cordoned_with_advice() {
-    let server = server();
-    let dir = tempfile::tempdir().unwrap();
-    let cluster_dir = dir.path().join("cluster");
-    let cp = Node::new(&cluster_dir, &server, "cp-1", Kind::First, DRAIN_OK);
-    cluster(&cluster_dir, FROM, &[("cp-1", &cp)], 0, true);
+    let One {
+        server,
+        _dir,
+        cluster_dir,
+        cp,
+    } = one(DRAIN_OK, 0, true);
     cp.target(&server, Kind::First, TO, DRAIN_OK);
-    let out = cp.run(&[
-        "upgrade",
-        "apply",
-        "--output",
-        "json",
-        "--profile",
-        cp.profile.to_str().unwrap(),
-    ]);
+    let out = cp.json("upgrade apply");
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(
         out.reason("upgrade-drain").contains(
@@ -434,11 +464,12 @@ fn killed_at_every_phase_a_rerun_converges_without_repeating_kubeadm_upgrade_app
         "systemctl",
         "apt-mark",
     ] {
-        let server = server();
-        let dir = tempfile::tempdir().unwrap();
-        let cluster_dir = dir.path().join("cluster");
-        let mut cp = Node::new(&cluster_dir, &server, "cp-1", Kind::First, DRAIN_OK);
-        cluster(&cluster_dir, FROM, &[("cp-1", &cp)], 0, false);
+        let One {
+            server,
+            _dir,
+            cluster_dir,
+            mut cp,
+        } = one(DRAIN_OK, 0, false);
         cp.target(&server, Kind::First, TO, DRAIN_OK);
         cp.sb.kill = kill.to_string();
         let out = cp.upgrade("apply");
@@ -570,20 +601,14 @@ fn three_nodes_upgrade_one_minor_control_planes_first() {
 
 #[test]
 fn plan_in_json_names_the_node_kind_versions_and_each_phase() {
-    let server = server();
-    let dir = tempfile::tempdir().unwrap();
-    let cluster_dir = dir.path().join("cluster");
-    let cp = Node::new(&cluster_dir, &server, "cp-1", Kind::First, DRAIN_OK);
-    cluster(&cluster_dir, FROM, &[("cp-1", &cp)], 0, false);
+    let One {
+        server,
+        _dir,
+        cluster_dir: _,
+        cp,
+    } = one(DRAIN_OK, 0, false);
     cp.target(&server, Kind::First, TO, DRAIN_OK);
-    let out = cp.run(&[
-        "upgrade",
-        "plan",
-        "--output",
-        "json",
-        "--profile",
-        cp.profile.to_str().unwrap(),
-    ]);
+    let out = cp.json("upgrade plan");
     assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
     let events = out.events();
     let header = &events[0];
@@ -630,46 +655,40 @@ fn plan_in_json_names_the_node_kind_versions_and_each_phase() {
 #[test]
 fn drain_settings_are_validated_with_their_location() {
     let sb = Sandbox::new();
-    let file = sb.profile(
-        "p.toml",
-        "[node]\nname = \"w\"\nrole = \"worker\"\n[upgrade.drain]\nkubeconfig = \"admin.conf\"\ntimeout = \"soon\"\n",
-    );
-    let out = sb.run(&["profile", "validate", file.to_str().unwrap()]);
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stderr
-            .contains("p.toml:5:14: upgrade.drain.kubeconfig: invalid path `admin.conf`"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("upgrade.drain.timeout"),
-        "{}",
-        out.stderr
-    );
-    let file = sb.profile(
-        "q.toml",
-        "[node]\nname = \"w\"\nrole = \"worker\"\n[upgrade.drain]\nskip = true\nforce = true\n",
-    );
-    let out = sb.run(&["profile", "validate", file.to_str().unwrap()]);
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stderr
-            .contains("q.toml:5:8: upgrade.drain.skip: skip = true contradicts"),
-        "{}",
-        out.stderr
-    );
+    let cases = [
+        (
+            "kubeconfig = \"admin.conf\"\ntimeout = \"soon\"\n",
+            &[
+                "p.toml:5:14: upgrade.drain.kubeconfig: invalid path `admin.conf`",
+                "upgrade.drain.timeout",
+            ][..],
+        ),
+        (
+            "skip = true\nforce = true\n",
+            &["p.toml:5:8: upgrade.drain.skip: skip = true contradicts"][..],
+        ),
+    ];
+    for (drain, wanted) in cases {
+        let text = format!("[node]\nname = \"w\"\nrole = \"worker\"\n[upgrade.drain]\n{drain}");
+        let file = sb.profile("p.toml", &text);
+        let out = sb.run(&["profile", "validate", file.to_str().unwrap()]);
+        assert_eq!(out.code, 1);
+        for want in wanted {
+            assert!(out.stderr.contains(want), "{want}: {}", out.stderr);
+        }
+    }
 }
 
 #[test]
 fn drain_respects_the_pdb_timeout_and_uncordon_undoes_the_cordon() {
-    let server = server();
-    let dir = tempfile::tempdir().unwrap();
-    let cluster_dir = dir.path().join("cluster");
     let settings = "[upgrade.drain]\ndelete_emptydir_data = true\ntimeout = \"30s\"\n";
-    let cp = Node::new(&cluster_dir, &server, "cp-1", Kind::First, settings);
     // The PDB refuses 10 evictions (50 s of kubectl's 5 s retries): more than the timeout.
-    cluster(&cluster_dir, FROM, &[("cp-1", &cp)], 10, false);
+    let One {
+        server,
+        _dir,
+        cluster_dir,
+        cp,
+    } = one(settings, 10, false);
     let profile = cp.profile.to_str().unwrap();
     let out = cp.run(&["drain", "--profile", profile]);
     assert_eq!(out.code, 1, "{}", out.stdout);
@@ -713,11 +732,12 @@ fn drain_respects_the_pdb_timeout_and_uncordon_undoes_the_cordon() {
 
 #[test]
 fn the_etcd_snapshot_must_succeed_before_kubeadm_upgrade_apply() {
-    let server = server();
-    let dir = tempfile::tempdir().unwrap();
-    let cluster_dir = dir.path().join("cluster");
-    let cp = Node::new(&cluster_dir, &server, "cp-1", Kind::First, DRAIN_OK);
-    cluster(&cluster_dir, FROM, &[("cp-1", &cp)], 0, false);
+    let One {
+        server,
+        _dir,
+        cluster_dir,
+        cp,
+    } = one(DRAIN_OK, 0, false);
     // A stacked etcd as kubeadm writes it, its client certificate present, but no etcdctl.
     let manifest = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/etcd/etcd.yaml"),
@@ -736,14 +756,7 @@ fn the_etcd_snapshot_must_succeed_before_kubeadm_upgrade_apply() {
         "{}",
         plan.stdout
     );
-    let out = cp.run(&[
-        "upgrade",
-        "apply",
-        "--output",
-        "json",
-        "--profile",
-        cp.profile.to_str().unwrap(),
-    ]);
+    let out = cp.json("upgrade apply");
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(
         out.reason("upgrade-backup").contains("etcdctl"),
@@ -761,11 +774,12 @@ fn the_etcd_snapshot_must_succeed_before_kubeadm_upgrade_apply() {
 
 #[test]
 fn maintain_reboot_drains_then_reboots_with_a_unit_that_uncordons_at_boot() {
-    let server = server();
-    let dir = tempfile::tempdir().unwrap();
-    let cluster_dir = dir.path().join("cluster");
-    let cp = Node::new(&cluster_dir, &server, "cp-1", Kind::First, DRAIN_OK);
-    cluster(&cluster_dir, FROM, &[("cp-1", &cp)], 0, false);
+    let One {
+        server: _,
+        _dir,
+        cluster_dir,
+        cp,
+    } = one(DRAIN_OK, 0, false);
     let profile = cp.profile.to_str().unwrap();
     let out = cp.run(&["maintain", "--reboot", "--profile", profile]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
