@@ -814,3 +814,54 @@ fn maintain_reboot_drains_then_reboots_with_a_unit_that_uncordons_at_boot() {
     // Without --reboot there is nothing to do: a usage error.
     assert_eq!(cp.run(&["maintain", "--profile", profile]).code, 64);
 }
+
+#[test]
+fn a_failure_after_the_drain_leaves_the_node_cordoned_and_says_how_to_continue() {
+    let One {
+        server,
+        _dir,
+        cluster_dir,
+        mut cp,
+    } = one(DRAIN_OK, 0, false);
+    cp.target(&server, Kind::First, TO, DRAIN_OK);
+    cp.sb.fail = "systemctl-restart".into();
+    let out = cp.json("upgrade apply");
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let reason = out.reason("upgrade-restart");
+    assert!(reason.contains("node cp-1 is left cordoned"), "{reason}");
+    assert!(
+        reason.contains("run `bootstrap upgrade apply` again"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("reinstall kubelet and kubectl 1.34.3"),
+        "{reason}"
+    );
+    assert_eq!(state(&cluster_dir)["nodes"]["cp-1"]["unschedulable"], true);
+    assert_eq!(out.status("upgrade-uncordon"), "skipped");
+    cp.sb.fail.clear();
+    let out = cp.upgrade("apply");
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(state(&cluster_dir)["nodes"]["cp-1"]["unschedulable"], false);
+}
+
+#[test]
+fn emptydir_data_is_deleted_only_when_the_profile_allows() {
+    let settings = "[upgrade.drain]\ntimeout = \"30s\"\n";
+    let One {
+        server: _,
+        _dir,
+        cluster_dir,
+        cp,
+    } = one(settings, 0, false);
+    let out = cp.json("drain");
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.reason("drain").contains(
+            "cannot delete Pods with local storage (use --delete-emptydir-data to override): kube-system/cache-1"
+        ),
+        "{}",
+        out.reason("drain")
+    );
+    assert_eq!(state(&cluster_dir)["pods"][2]["node"], "cp-1");
+}
