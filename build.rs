@@ -14,6 +14,9 @@
 //!     tests/real-etcd.sh); its path is in `REAL_ETCD`;
 //!   - `ruby`: a `ruby` interpreter answers (the Vagrantfile's syntax check; tests/run.sh
 //!     installs Debian's ruby when it can).
+//!   - `kubernetes_validate`: `$BOOTSTRAP_KUBERNETES_VALIDATE` names a directory holding
+//!     PyPI's `kubernetes-validate` (.ci/run installs it there with pip); its path is in
+//!     `KUBERNETES_VALIDATE`.
 
 use std::path::Path;
 use std::process::Command;
@@ -59,6 +62,17 @@ fn test_machine() {
     }) {
         println!("cargo:rustc-cfg=real_etcd");
         println!("cargo:rustc-env=REAL_ETCD={}", dir.to_string_lossy());
+    }
+    println!("cargo::rustc-check-cfg=cfg(kubernetes_validate)");
+    println!("cargo:rerun-if-env-changed=BOOTSTRAP_KUBERNETES_VALIDATE");
+    if let Some(dir) = std::env::var_os("BOOTSTRAP_KUBERNETES_VALIDATE")
+        .filter(|d| Path::new(d).join("kubernetes_validate").is_dir())
+    {
+        println!("cargo:rustc-cfg=kubernetes_validate");
+        println!(
+            "cargo:rustc-env=KUBERNETES_VALIDATE={}",
+            dir.to_string_lossy()
+        );
     }
     println!("cargo:rerun-if-env-changed=PATH");
     if Command::new("ruby")

@@ -277,10 +277,18 @@ fn with_context(
 }
 
 fn render_command(cli: &Cli, cmd: &RenderCmd) -> i32 {
-    let RenderCmd::Kubeadm {
-        profile: file,
-        show_secrets,
-    } = cmd;
+    let (file, show_secrets) = match cmd {
+        RenderCmd::Kubeadm {
+            profile,
+            show_secrets,
+        } => (profile, show_secrets),
+        RenderCmd::Access { profile } => {
+            return match load_profile(cli, profile) {
+                Ok(p) => commands::access::render(&p, cli.output, &profile.display().to_string()),
+                Err(code) => code,
+            };
+        }
+    };
     let profile = match load_profile(cli, file) {
         Ok(p) => p,
         Err(code) => return code,

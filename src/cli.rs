@@ -267,6 +267,13 @@ pub enum RenderCmd {
         #[arg(long)]
         show_secrets: bool,
     },
+    /// The RBAC objects of the profile's [access] section as Kubernetes manifests (YAML),
+    /// for applying elsewhere (GitOps); the first control plane applies them itself.
+    Access {
+        /// The profile (TOML).
+        #[arg(long, short = 'p', default_value = DEFAULT_PROFILE, value_name = "FILE")]
+        profile: PathBuf,
+    },
 }
 
 /// Secrets subcommands.

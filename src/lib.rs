@@ -4,11 +4,12 @@
 //!
 //! Layers, each using only those below it (docs/architecture.md; `tests/architecture.rs`
 //! fails on a cycle): `values` → `host`, `formats` → `profile` → `engine`, `node` → `kube`,
-//! `etcd` → `packages` → `preflight` → `steps` → `upgrade`, `reset` → `cli`, `commands`,
-//! `app`.
+//! `etcd` → `access` → `packages` → `preflight` → `steps` → `upgrade`, `reset` → `cli`,
+//! `commands`, `app`.
 
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod app;
 pub mod cli;
 pub mod commands;

@@ -287,6 +287,7 @@ fn values_is_the_bottom_layer_and_formats_sits_on_it_only() {
         "steps",
         "packages",
         "preflight",
+        "access",
     ] {
         assert!(
             !profile.contains(higher),
@@ -329,6 +330,7 @@ fn upgrade_and_reset_sit_between_steps_and_the_commands() {
             "node",
             "kube",
             "etcd",
+            "access",
             "packages",
             "preflight",
             "steps",
@@ -342,6 +344,31 @@ fn upgrade_and_reset_sit_between_steps_and_the_commands() {
                 "{middle} depends on {higher}: {uses:?}"
             );
         }
+    }
+}
+
+/// `access` (layer 5) sits on `kube` and `profile`, below the steps and commands that use it.
+#[test]
+fn access_sits_below_steps_and_commands() {
+    let graph = src_graph();
+    let access = graph.get("access").cloned().unwrap_or_default();
+    assert!(
+        access.contains("profile"),
+        "the scan found access's uses: {access:?}"
+    );
+    for higher in [
+        "steps",
+        "packages",
+        "preflight",
+        "commands",
+        "app",
+        "cli",
+        "engine",
+    ] {
+        assert!(
+            !access.contains(higher),
+            "access depends on {higher}: {access:?}"
+        );
     }
 }
 

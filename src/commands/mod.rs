@@ -2,6 +2,7 @@
 //! profile of `profile show`, and the recap's `bootstrap apply` hint. Each prints for people or,
 //! with `--output json`, one JSON document.
 
+pub mod access;
 pub mod bake;
 pub mod effective;
 pub mod etcd;

@@ -170,7 +170,8 @@ fn patterns(text: &str) -> Vec<Range<usize>> {
                 continue;
             }
         }
-        if text[i..].starts_with("://") {
+        // Bytes, not `text[i..]`: `i` may be inside a multi-byte character (`é`, `…`).
+        if bytes[i..].starts_with(b"://") {
             let authority = run(i + 3, &|b: u8| !b"/?# \t\r\n\"'".contains(&b));
             if let Some(at) = text[i + 3..i + 3 + authority].rfind('@') {
                 out.push(i + 3..i + 3 + at);
@@ -261,6 +262,15 @@ mod tests {
 
     const TOKEN: &str = "abcdef.0123456789abcdef";
     const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn scrubbing_text_with_multi_byte_characters_does_not_panic() {
+        let concealed = conceal("[node]\nname = \"n\"\n");
+        assert_eq!(
+            concealed.scrub("namespace `aaa…` é://x"),
+            "namespace `aaa…` é://x"
+        );
+    }
 
     #[test]
     fn masks_values_keeps_length_and_lines() {

@@ -1,6 +1,7 @@
 //! The declarative profile (TOML): types with defaults, loading, and validation whose errors
 //! name file, line, column, key, expectation and fix.
 
+pub mod access;
 mod collect;
 pub mod conceal;
 pub mod containerd;
@@ -57,6 +58,9 @@ pub struct Profile {
     /// `[upgrade]`: how `bootstrap upgrade` and `bootstrap drain` treat this node.
     #[serde(default)]
     pub upgrade: upgrade::Upgrade,
+    /// `[access]`: RBAC objects applied on the first control plane after init.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<access::Access>,
 }
 
 /// The largest profile read: real ones are a few kilobytes; a bigger file is a mistake (or

@@ -1,6 +1,8 @@
 //! Checks on a parsed profile that types alone cannot express: name syntax, contradictions.
 //! One file per section, above the section types (which know nothing of validation).
 
+mod access;
+mod access_rules;
 mod containerd;
 mod hosts;
 mod kernel;
@@ -26,5 +28,6 @@ pub fn validate(profile: &Profile) -> Vec<Diagnostic> {
     kubernetes::validate(profile, &mut out);
     kubeadm::validate(profile, &mut out);
     upgrade::check_upgrade(profile, &mut out);
+    access::validate(profile, &mut out);
     out
 }
