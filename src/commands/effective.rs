@@ -48,6 +48,13 @@ pub fn effective(profile: &Profile) -> (Profile, Vec<Note>) {
             "node preparation only: no packages, no kubeadm",
         );
     }
+    if p.access.is_none() {
+        notes.unset(
+            "",
+            "access",
+            "no RBAC objects (namespaces, service accounts, roles, bindings) are made",
+        );
+    }
     let socket = p.containerd.socket.clone();
     let address = match &p.node.address {
         AddressSource::Literal(ip) => Some(*ip),
