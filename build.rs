@@ -17,6 +17,8 @@
 //!   - `kubernetes_validate`: `$BOOTSTRAP_KUBERNETES_VALIDATE` names a directory holding
 //!     PyPI's `kubernetes-validate` (.ci/run installs it there with pip); its path is in
 //!     `KUBERNETES_VALIDATE`.
+//!   - `real_kubectl`: a `kubectl` answers `kubectl version --client` (Debian's
+//!     kubernetes-client; .ci/run installs it), for parsing the user kubeconfigs.
 
 use std::path::Path;
 use std::process::Command;
@@ -75,6 +77,14 @@ fn test_machine() {
         );
     }
     println!("cargo:rerun-if-env-changed=PATH");
+    println!("cargo::rustc-check-cfg=cfg(real_kubectl)");
+    if Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        println!("cargo:rustc-cfg=real_kubectl");
+    }
     if Command::new("ruby")
         .arg("--version")
         .output()

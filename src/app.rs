@@ -438,6 +438,12 @@ pub fn execute(cli: &Cli) -> i32 {
         Cmd::Profile(cmd) => profile_command(cli, cmd),
         Cmd::Render(cmd) => render_command(cli, cmd),
         Cmd::Secrets(cmd) => secrets_command(cli, cmd),
+        Cmd::Kubeconfig(crate::cli::KubeconfigCmd::User(args)) => {
+            match load_profile(cli, &args.profile) {
+                Ok(profile) => commands::kubeconfig::run(&host(cli), &profile, args, cli.output),
+                Err(code) => code,
+            }
+        }
         Cmd::Version => commands::version::run(&host(cli), cli.output),
         Cmd::JoinCommand(args) => commands::join::join_command(&host(cli), cli.output, args),
         Cmd::Token(cmd) => commands::join::token(&host(cli), cli.output, cmd),

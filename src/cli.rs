@@ -92,6 +92,9 @@ pub enum Cmd {
     /// Create cluster join secrets ahead of time.
     #[command(subcommand)]
     Secrets(SecretsCmd),
+    /// Credentials for people: a kubeconfig for a user, signed by the cluster CA.
+    #[command(subcommand)]
+    Kubeconfig(KubeconfigCmd),
     /// Print the agent's version and commit, and the versions of the installed kubeadm,
     /// kubelet, kubectl, containerd, runc and crictl.
     Version,
@@ -274,6 +277,36 @@ pub enum RenderCmd {
         #[arg(long, short = 'p', default_value = DEFAULT_PROFILE, value_name = "FILE")]
         profile: PathBuf,
     },
+}
+
+/// Kubeconfig subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KubeconfigCmd {
+    /// A kubeconfig for user NAME: a client certificate (CN = NAME, O = each --group,
+    /// client auth) signed by the cluster CA of the profile's secrets bundle, for the
+    /// profile's control-plane endpoint, like `kubeadm kubeconfig user` but without the
+    /// cluster up. Written 0600 (never over an existing file); the key is never printed.
+    User(KubeconfigUserArgs),
+}
+
+/// `kubeconfig user` arguments.
+#[derive(Debug, Args)]
+pub struct KubeconfigUserArgs {
+    /// The user name (the certificate's common name).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// A group the user is in (the certificate's organization); repeatable.
+    #[arg(long = "group", value_name = "GROUP")]
+    pub groups: Vec<String>,
+    /// How many days the certificate is valid (kubeadm's default: 365).
+    #[arg(long, default_value_t = 365, value_name = "DAYS")]
+    pub days: u32,
+    /// The profile of the first control plane (its bundle holds the CA key).
+    #[arg(long, short = 'p', default_value = DEFAULT_PROFILE, value_name = "FILE")]
+    pub profile: PathBuf,
+    /// Where to write the kubeconfig (a local path, not under --root); default NAME.kubeconfig.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// Secrets subcommands.

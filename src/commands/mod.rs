@@ -8,6 +8,7 @@ pub mod effective;
 pub mod etcd;
 pub mod hint;
 pub mod join;
+pub mod kubeconfig;
 pub mod man;
 pub mod reset;
 pub mod show;

@@ -109,6 +109,9 @@ impl After<'_> {
             if self.classic && (fresh || !host.exists(JOIN_COMMAND_FILE)) {
                 plan.push(work::store_join_command());
             }
+            if let Some(access) = &self.ctx.profile.access {
+                super::access::plan(self.ctx, access, fresh, plan)?;
+            }
             if plan.changes.len() > before && self.kubeadm.cni.is_some() {
                 plan.push(work::wait_ready(
                     &self.ctx.profile.node.name,

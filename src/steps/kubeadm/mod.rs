@@ -34,6 +34,7 @@ use crate::profile::swap::SwapPolicy;
 use crate::values::KubeVersion;
 use crate::values::secret::hex;
 
+mod access;
 mod after;
 mod diagnosis;
 mod error;
