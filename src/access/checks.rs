@@ -359,12 +359,8 @@ fn may_grant(access: &Access, check: &Check) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::Profile;
 
-    fn access(extra: &str) -> Access {
-        let src = format!("[node]\nname = \"n\"\nrole = \"worker\"\n{extra}");
-        Profile::parse(&src, "p.toml").unwrap().access.unwrap()
-    }
+    use crate::access::parse_access as access;
 
     #[test]
     fn role_binding_checks_and_denials() {

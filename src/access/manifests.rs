@@ -177,12 +177,8 @@ pub fn render(objects: &[Object]) -> Result<String, YamlError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::Profile;
 
-    fn access(extra: &str) -> Access {
-        let src = format!("[node]\nname = \"n\"\nrole = \"worker\"\n{extra}");
-        Profile::parse(&src, "p.toml").unwrap().access.unwrap()
-    }
+    use crate::access::parse_access as access;
 
     #[test]
     fn objects_in_apply_order_with_subjects_and_role_refs() {

@@ -5,3 +5,13 @@
 pub mod checks;
 pub mod manifests;
 pub mod user;
+
+/// The `[access]` section of a worker profile with `extra` appended (unit tests).
+#[cfg(test)]
+pub(crate) fn parse_access(extra: &str) -> crate::profile::access::Access {
+    let src = format!("[node]\nname = \"n\"\nrole = \"worker\"\n{extra}");
+    crate::profile::Profile::parse(&src, "p.toml")
+        .unwrap()
+        .access
+        .unwrap()
+}
