@@ -217,53 +217,27 @@ fn user_kubeconfigs_refuse_what_cannot_work() {
     let (sb, profile) = node();
     let p = profile.to_str().unwrap();
     let out_dir = sb.dir.path();
-    let run = |args: &[&str]| sb.run(&[&["kubeconfig", "user"][..], args].concat());
-    let long = run(&[
-        "jane",
-        "--days",
-        "4000",
-        "--profile",
-        p,
-        "--out",
-        out_dir.join("a").to_str().unwrap(),
-    ]);
-    assert_eq!(long.code, 1);
-    assert!(
-        long.stderr.contains("would outlive the cluster CA"),
-        "{}",
-        long.stderr
-    );
-    let newline = run(&[
-        "ja\nne",
-        "--profile",
-        p,
-        "--out",
-        out_dir.join("b").to_str().unwrap(),
-    ]);
-    assert_eq!(newline.code, 1);
-    assert!(
-        newline.stderr.contains("invalid user \"ja\\\\nne\""),
-        "{}",
-        newline.stderr
-    );
-    std::fs::remove_file(sb.path("/etc/bootstrap/cluster/ca.key")).unwrap();
-    let no_key = run(&[
-        "jane",
-        "--profile",
-        p,
-        "--out",
-        out_dir.join("c").to_str().unwrap(),
-    ]);
-    assert_eq!(no_key.code, 1);
-    assert!(
-        no_key.stderr.contains("lacks ca.crt or ca.key"),
-        "{}",
-        no_key.stderr
-    );
-    for name in ["a", "b", "c"] {
+    let cases: [(&str, &[&str], &str); 3] = [
+        (
+            "a",
+            &["jane", "--days", "4000"],
+            "would outlive the cluster CA",
+        ),
+        ("b", &["ja\nne"], "invalid user \"ja\\\\nne\""),
+        ("c", &["jane"], "lacks ca.crt or ca.key"),
+    ];
+    for (file, args, want) in cases {
+        if file == "c" {
+            std::fs::remove_file(sb.path("/etc/bootstrap/cluster/ca.key")).unwrap();
+        }
+        let out_file = out_dir.join(file);
+        let tail = ["--profile", p, "--out", out_file.to_str().unwrap()];
+        let out = sb.run(&[&["kubeconfig", "user"][..], args, &tail].concat());
+        assert_eq!(out.code, 1, "{args:?}");
+        assert!(out.stderr.contains(want), "{args:?}: {}", out.stderr);
         assert!(
-            !Path::new(&out_dir.join(name)).exists(),
-            "nothing written for {name}"
+            !Path::new(&out_file).exists(),
+            "nothing written for {args:?}"
         );
     }
 }
