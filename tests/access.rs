@@ -48,6 +48,18 @@ fn standin(sb: &Sandbox, args: &[&str], stdin: Option<&str>) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// Server-side apply of `yaml` through the stand-in, as the agent runs it.
+fn apply(sb: &Sandbox, yaml: &str) -> (i32, String) {
+    let args = [
+        "apply",
+        "--server-side",
+        "--field-manager=bootstrap",
+        "-f",
+        "-",
+    ];
+    standin(sb, &args, Some(yaml))
+}
+
 /// The stand-in's exit code for `kubectl auth can-i ARGS` (space-separated).
 fn can_i(sb: &Sandbox, args: &str) -> i32 {
     let mut argv = vec!["auth", "can-i"];
@@ -92,17 +104,7 @@ fn the_shipped_rbac_examples_pass_their_can_i_checks_against_the_rbac_standin() 
     for name in ["rbac-exercise.toml", "rbac-examples.toml"] {
         let sb = Sandbox::new();
         let yaml = render(&sb, &example(name));
-        let (code, text) = standin(
-            &sb,
-            &[
-                "apply",
-                "--server-side",
-                "--field-manager=bootstrap",
-                "-f",
-                "-",
-            ],
-            Some(&yaml),
-        );
+        let (code, text) = apply(&sb, &yaml);
         assert_eq!(code, 0, "{name}: {text}");
         let all = checks(&sb, &example(name));
         assert!(all.iter().filter(|c| c.1).count() >= 6, "{name}: {all:?}");
@@ -125,17 +127,7 @@ fn the_shipped_rbac_examples_pass_their_can_i_checks_against_the_rbac_standin() 
     // and view cluster-wide, but not create Deployments elsewhere or read Secrets.
     let sb = Sandbox::new();
     let yaml = render(&sb, &example("rbac-exercise.toml"));
-    standin(
-        &sb,
-        &[
-            "apply",
-            "--server-side",
-            "--field-manager=bootstrap",
-            "-f",
-            "-",
-        ],
-        Some(&yaml),
-    );
+    assert_eq!(apply(&sb, &yaml).0, 0);
     for (args, want) in [
         (
             "create deployments.apps --as system:serviceaccount:ns1:pipeline -n ns1",
@@ -263,17 +255,7 @@ fn values_that_yaml_1_1_reads_as_booleans_stay_strings_for_the_standin() {
         ),
     );
     let yaml = render(&sb, &profile);
-    let (code, text) = standin(
-        &sb,
-        &[
-            "apply",
-            "--server-side",
-            "--field-manager=bootstrap",
-            "-f",
-            "-",
-        ],
-        Some(&yaml),
-    );
+    let (code, text) = apply(&sb, &yaml);
     assert_eq!(code, 0, "{text}\n{yaml}");
     for (args, want) in [
         ("get pods/no --as off", 0),
@@ -289,19 +271,7 @@ fn values_that_yaml_1_1_reads_as_booleans_stay_strings_for_the_standin() {
 #[test]
 fn the_rbac_standin_refuses_what_the_api_server_refuses() {
     let sb = Sandbox::new();
-    let apply = |yaml: &str| {
-        standin(
-            &sb,
-            &[
-                "apply",
-                "--server-side",
-                "--field-manager=bootstrap",
-                "-f",
-                "-",
-            ],
-            Some(yaml),
-        )
-    };
+    let apply = |yaml: &str| apply(&sb, yaml);
     let crb = |kind: &str, name: &str| {
         format!(
             "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: b\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: {kind}\n  name: {name}\nsubjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: jane\n"
