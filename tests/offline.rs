@@ -481,3 +481,32 @@ fn a_generic_image_leaves_the_nodes_own_name_and_address_to_the_first_boot() {
     let hosts = sb.read("/etc/hosts");
     assert!(hosts.contains("10.0.2.15 node-7\n"), "{hosts}");
 }
+
+/// On a merged /usr (Debian 12), the package's enable link names the unit by /lib, unit
+/// files are found under /usr/lib: the link reaches the same file and is kept as it is.
+#[test]
+fn a_package_made_enable_link_by_another_path_is_kept() {
+    let sb = Sandbox::new();
+    let marker = sb.dir.path().join("ran");
+    let profile = image(&sb, &marker);
+    let unit = sb.read("/lib/systemd/system/containerd.service");
+    let swap = sb.read("/lib/systemd/system/dev-sdb.swap");
+    std::fs::remove_dir_all(sb.path("/lib")).unwrap();
+    sb.write("/usr/lib/systemd/system/containerd.service", &unit);
+    sb.write("/usr/lib/systemd/system/dev-sdb.swap", &swap);
+    std::os::unix::fs::symlink("usr/lib", sb.path("/lib")).unwrap();
+    let wants = "/etc/systemd/system/multi-user.target.wants/containerd.service";
+    sb.mkdir("/etc/systemd/system/multi-user.target.wants");
+    std::os::unix::fs::symlink("/lib/systemd/system/containerd.service", sb.path(wants)).unwrap();
+    let bake = json(&sb, "", "bake", &profile);
+    assert_eq!(bake.code, 0, "{}{}", bake.stdout, bake.stderr);
+    assert!(
+        !bake.stdout.contains("enable containerd.service"),
+        "{}",
+        bake.stdout
+    );
+    assert_eq!(
+        std::fs::read_link(sb.path(wants)).unwrap(),
+        Path::new("/lib/systemd/system/containerd.service")
+    );
+}

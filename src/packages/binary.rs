@@ -13,7 +13,7 @@ use super::artifacts::{self, Artifact, CNI_BIN_DIR, Payload};
 use super::bundle::Bundle;
 use super::download::file_sha256;
 use super::error::PackagesError;
-use super::install::{CNI_RECORD, CniRecord, install_changes};
+use super::install::{CNI_RECORD, CniRecord, install_changes_for};
 use super::record;
 use super::tools::{self, Probe};
 
@@ -220,7 +220,7 @@ pub fn plan(
     let mut observed = Observed::default();
     warn_plain_http(packages, plan);
     let missing = missing_artifacts(host, version, packages, plan, &mut observed)?;
-    for change in install_changes(packages, missing) {
+    for change in install_changes_for(packages, missing, host.is_offline()) {
         plan.push(change);
     }
     warn_packaged_copies(host, packages, plan, &mut observed)?;

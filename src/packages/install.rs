@@ -73,6 +73,15 @@ pub struct Install {
 /// The changes that install `artifacts` (with what each replaces): one [`Stage`] naming
 /// every file and where it comes from, then one [`Install`] per file.
 pub fn install_changes(packages: &Packages, artifacts: Vec<(Artifact, String)>) -> Vec<Change> {
+    install_changes_for(packages, artifacts, false)
+}
+
+/// [`install_changes`], for an `offline` root (where no program is asked its version) or not.
+pub fn install_changes_for(
+    packages: &Packages,
+    artifacts: Vec<(Artifact, String)>,
+    offline: bool,
+) -> Vec<Change> {
     if artifacts.is_empty() {
         return Vec::new();
     }
@@ -90,13 +99,18 @@ pub fn install_changes(packages: &Packages, artifacts: Vec<(Artifact, String)>) 
         })
         .collect();
     let n = artifacts.len();
+    // An offline root runs no program: the versions are recorded, not asked.
+    let versions = match offline {
+        true => "; an offline root runs no program to ask the versions",
+        false => ", and the version each program reports",
+    };
     let summary = match (packages.method, &packages.bundle) {
         (Method::Bundle, Some(bundle)) => format!(
-            "unpack {n} files from bundle {bundle} into {STAGING_DIR} and verify each (sha256 from the bundle's SHA256SUMS, and the version each program reports): {}",
+            "unpack {n} files from bundle {bundle} into {STAGING_DIR} and verify each (sha256 from the bundle's SHA256SUMS{versions}): {}",
             names.join(", ")
         ),
         _ => format!(
-            "download {n} files in parallel into {STAGING_DIR} and verify each (sha256 from its .sha256 file, and the version each program reports): {}",
+            "download {n} files in parallel into {STAGING_DIR} and verify each (sha256 from its .sha256 file{versions}): {}",
             names.join(", ")
         ),
     };

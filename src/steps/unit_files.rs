@@ -5,7 +5,7 @@
 //! offline root (an image tree). Masks are links to /dev/null in /etc/systemd/system
 //! (systemctl(1), `mask`), which the `swap` step makes the same way on every root.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::engine::{Change, Plan, StepError};
 use crate::formats::unit_install;
@@ -83,8 +83,12 @@ pub fn plan_enable(host: &Host, unit: &str, plan: &mut Plan) -> Result<(), StepE
             let summary = format!("enable {unit} under its alias {alias}");
             (format!("{UNIT_DIR}/{alias}"), summary)
         }));
+    // A link the package made may name the file by another path of the search path
+    // (/lib/systemd/system on a merged /usr): it counts when it reaches the same file.
+    let unit = host.path(&path);
+    let reaches_unit = |target: PathBuf| host.path(&target.to_string_lossy()) == unit;
     for (link, summary) in links {
-        if host.read_link(&link).as_deref() != Some(Path::new(&path)) {
+        if !host.read_link(&link).is_some_and(reaches_unit) {
             plan.push(Change::symlink(summary, &link, &path));
         }
     }
