@@ -463,6 +463,7 @@ fn killed_at_every_phase_a_rerun_converges_without_repeating_kubeadm_upgrade_app
         "kubectl-drain",
         "systemctl",
         "apt-mark",
+        "kubectl-uncordon",
     ] {
         let One {
             server,

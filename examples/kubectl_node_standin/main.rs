@@ -21,7 +21,7 @@
 //!   null, `emptyDir`, `app`), `pdbs` (`namespace`, `app`, `blocks`: evictions refused
 //!   before one is allowed);
 //! - every call is appended to `$STANDIN_LOG`; `$STANDIN_KILL` naming `kubectl-drain`
-//!   kills the caller right after a drain finished.
+//!   or `kubectl-uncordon` kills the caller right after a drain or an uncordon finished.
 
 use std::fs;
 use std::path::PathBuf;
@@ -280,9 +280,14 @@ fn drain(ctx: &mut Ctx, args: &[String]) -> String {
     }
     ctx.save();
     out.push_str(&format!("node/{name} drained\n"));
-    if format!(" {} ", std::env::var("STANDIN_KILL").unwrap_or_default())
-        .contains(" kubectl-drain ")
-    {
+    killed_after("kubectl-drain", &out);
+    out
+}
+
+/// `$STANDIN_KILL` naming `word`: the caller is killed once the command took effect.
+fn killed_after(word: &str, out: &str) {
+    let kill = format!(" {} ", std::env::var("STANDIN_KILL").unwrap_or_default());
+    if kill.contains(&format!(" {word} ")) {
         print!("{out}");
         let parent = std::os::unix::process::parent_id().to_string();
         let _ = std::process::Command::new("kill")
@@ -290,7 +295,6 @@ fn drain(ctx: &mut Ctx, args: &[String]) -> String {
             .status();
         exit(137);
     }
-    out
 }
 
 fn main() {
@@ -371,7 +375,9 @@ fn main() {
         ["uncordon", name] => {
             let n = name.to_string();
             ctx.admin("patch", &n);
-            set_cordon(&mut ctx, &n, false)
+            let out = set_cordon(&mut ctx, &n, false);
+            killed_after("kubectl-uncordon", &out);
+            out
         }
         ["drain", ..] => drain(&mut ctx, &rest[1..]),
         _ => die(format!(
