@@ -65,6 +65,11 @@ fn node() -> (Sandbox, tempfile::TempDir) {
         std::fs::Permissions::from_mode(0o640),
     )
     .unwrap();
+    // And an owner of its own when the test can give one (running as root).
+    if nix::unistd::geteuid().is_root() {
+        let other = Some(4321);
+        std::os::unix::fs::chown(sb.path("/etc/containerd/config.toml"), other, other).unwrap();
+    }
     sb.write("/.standin/containerd-version", "2.1.4");
     sb.write("/etc/sysctl.d/10-operator.conf", "vm.swappiness = 10\n");
     sb.write(
@@ -105,7 +110,7 @@ fn apply(sb: &Sandbox, cluster: &Path) {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
 }
 
-/// SHA-256 and mode of every file and link under the root, the stand-ins' own state, the
+/// SHA-256, mode and owner of every file and link under the root, the stand-ins' own state, the
 /// agent's state directory and the lock file left out.
 fn checksums(sb: &Sandbox) -> BTreeMap<String, String> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
@@ -125,7 +130,8 @@ fn checksums(sb: &Sandbox) -> BTreeMap<String, String> {
             } else {
                 hex::encode(Sha256::digest(std::fs::read(&path).unwrap()))
             };
-            out.insert(node, format!("{what} {:o}", meta.mode() & 0o7777));
+            let owner = format!("{}:{}", meta.uid(), meta.gid());
+            out.insert(node, format!("{what} {:o} {owner}", meta.mode() & 0o7777));
         }
     }
     let mut out = BTreeMap::new();
