@@ -30,7 +30,7 @@
 # The reset node, one boot of its own disk without cloud-init:
 #   apply-reset    a fresh node (an active swap file in fstab, operator lines in /etc/hosts
 #                  and /etc/sysctl.conf): apply, then `bootstrap reset --yes`; every file
-#                  under /etc has its pre-apply bytes and mode again, swap and ip_forward are
+#                  under /etc has its pre-apply bytes and mode again, the active swap areas and ip_forward are
 #                  as before, `bootstrap check` reports exactly what it reported on the fresh
 #                  node, the journal is archived, and a second reset does nothing.
 # Prints per-scenario PASS/FAIL, the times measured inside the VM and the boot-to-result
