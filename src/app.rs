@@ -447,6 +447,7 @@ pub fn execute(cli: &Cli) -> i32 {
         Cmd::Version => commands::version::run(&host(cli), cli.output),
         Cmd::JoinCommand(args) => commands::join::join_command(&host(cli), cli.output, args),
         Cmd::Token(cmd) => commands::join::token(&host(cli), cli.output, cmd),
+        Cmd::Certs(cmd) => commands::certs::run(&host(cli), cli.output, cmd),
         Cmd::Etcd(cmd) => commands::etcd::run(&host(cli), cli.output, cmd),
         Cmd::Upgrade(UpgradeCmd::Plan(args)) => {
             node_job(cli, args, Mode::Plan, commands::upgrade::Job::Upgrade)

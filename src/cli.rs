@@ -121,6 +121,9 @@ pub enum Cmd {
     /// OS maintenance: `--reboot` drains, enables a one-shot unit that uncordons once the
     /// node is Ready after boot, and reboots.
     Maintain(MaintainArgs),
+    /// kubeadm's certificates: renew them and restart the control plane.
+    #[command(subcommand)]
+    Certs(crate::certs::args::CertsCmd),
     /// Print shell completions.
     Completions {
         /// The shell.

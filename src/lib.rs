@@ -3,14 +3,15 @@
 //! verifies it; all effects go through the [`host::Host`] seam.
 //!
 //! Layers, each using only those below it (docs/architecture.md; `tests/architecture.rs`
-//! fails on a cycle): `values` → `host`, `formats` → `profile` → `engine`, `node` → `kube`,
-//! `etcd` → `access` → `packages` → `preflight` → `steps` → `upgrade`, `reset` → `cli`,
+//! fails on a cycle): `values` → `host`, `formats` → `profile` → `engine`, `node` → `kube` →
+//! `etcd`, `certs`, `access` → `packages` → `preflight` → `steps` → `upgrade`, `reset` → `cli`,
 //! `commands`, `app`.
 
 #![warn(missing_docs)]
 
 pub mod access;
 pub mod app;
+pub mod certs;
 pub mod cli;
 pub mod commands;
 pub mod engine;

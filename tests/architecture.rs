@@ -296,22 +296,29 @@ fn values_is_the_bottom_layer_and_formats_sits_on_it_only() {
     }
 }
 
-/// `etcd` (layer 4) uses only layers 0–3: it runs etcd's programs through the host seam
-/// and knows nothing of steps, packages or the command line.
+/// `etcd` and `certs` (layer 5) use only layers 0–4: they run etcd's programs and kubeadm
+/// through the host seam and know nothing of steps, packages or the command line.
 #[test]
-fn etcd_sits_on_the_layers_below_it() {
+fn etcd_and_certs_sit_on_the_layers_below_them() {
     let graph = src_graph();
-    let etcd = graph.get("etcd").cloned().unwrap_or_default();
-    assert!(
-        etcd.contains("host"),
-        "the scan found etcd's modules: {etcd:?}"
-    );
-    let below = ["values", "host", "formats", "profile", "engine", "node"];
-    let above: Vec<&String> = etcd
-        .iter()
-        .filter(|m| !below.contains(&m.as_str()))
-        .collect();
-    assert!(above.is_empty(), "etcd depends on higher layers: {above:?}");
+    for module in ["etcd", "certs"] {
+        let deps = graph.get(module).cloned().unwrap_or_default();
+        assert!(
+            deps.contains("host"),
+            "the scan found {module}'s modules: {deps:?}"
+        );
+        let below = [
+            "values", "host", "formats", "profile", "engine", "node", "kube",
+        ];
+        let above: Vec<&String> = deps
+            .iter()
+            .filter(|m| !below.contains(&m.as_str()))
+            .collect();
+        assert!(
+            above.is_empty(),
+            "{module} depends on higher layers: {above:?}"
+        );
+    }
 }
 
 /// `upgrade` and `reset` sit above `steps` and below the commands: nothing lower uses

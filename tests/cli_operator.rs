@@ -103,13 +103,13 @@ fn profile_validate_and_show_take_profile_like_the_other_commands() {
 fn only_and_skip_list_the_steps_in_help_and_completions() {
     let sb = Sandbox::new();
     let help = sb.run(&["plan", "--help"]).stdout;
-    let steps = "hosts, modules, sysctl, swap, packages, containerd, cgroup, preflight, kubeadm";
+    let steps = "hosts, modules, sysctl, swap, packages, containerd, cgroup, preflight, kubeadm, certificates";
     assert!(help.contains(steps), "{help}");
     let bash = sb.run(&["completions", "bash"]);
     assert_eq!(bash.code, 0);
     assert!(
         bash.stdout
-            .contains("--only)\n                    COMPREPLY=($(compgen -W \"hosts modules sysctl swap packages containerd cgroup preflight kubeadm\""),
+            .contains("--only)\n                    COMPREPLY=($(compgen -W \"hosts modules sysctl swap packages containerd cgroup preflight kubeadm certificates\""),
         "{}",
         bash.stdout
     );

@@ -20,6 +20,7 @@
 //! - appends `kubeadm ARGS` to `$STANDIN_LOG`; fails every command when `$STANDIN_FAIL`
 //!   names kubeadm; `$STANDIN_KUBEADM_BREAK=kubelet-config` skips writing the kubelet config.
 
+mod certs;
 mod preflight;
 mod reset;
 mod upgrade;
@@ -1353,6 +1354,7 @@ fn main() {
         ["init", ..] => init(&env, &rest(1)),
         ["join", ..] => join(&env, &rest(1)),
         ["reset", ..] => reset::reset(&env, &rest(1)),
+        ["certs", "renew", "all", ..] => certs::renew_all(&env, &rest(3)),
         ["token", "create", ..] => token_create(&env, &rest(2)),
         ["upgrade", ..] => upgrade::run(&env, &rest(1)),
         ["config", "images", "list", ..] => images(&env, &rest(3)),

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod bake;
+pub mod certs;
 pub mod effective;
 pub mod etcd;
 pub mod hint;

@@ -23,13 +23,11 @@ use super::error::EtcdError;
 use super::manifest;
 use super::snapshot::{MANIFEST, Member, STEP, timestamp};
 use super::tools::{self, Status};
-use crate::host::{Command, Host, HostError, Mode, RunError};
+use crate::host::{Command, Host, HostError, RunError};
+use crate::kube::static_pods::{self, STOPPED_DIR};
 
 /// The API server's static pod manifest.
 pub const APISERVER: &str = "/etc/kubernetes/manifests/kube-apiserver.yaml";
-/// Where the manifests wait while etcd is restored (outside the kubelet's static pod
-/// directory, so the kubelet stops the pods).
-pub const STOPPED_DIR: &str = "/etc/kubernetes/manifests-stopped-by-bootstrap";
 /// How often etcd is asked whether it is up (or still up).
 const POLL: Duration = Duration::from_secs(2);
 
@@ -157,26 +155,12 @@ impl RestorePlan {
     }
 }
 
-fn stopped(node_path: &str) -> String {
-    let name = node_path.rsplit('/').next().unwrap_or(node_path);
-    format!("{STOPPED_DIR}/{name}")
-}
-
-/// Moves a manifest out of the kubelet's directory.
 fn stop(host: &Host, node_path: &str, text: &str) -> Result<(), HostError> {
-    host.write_file(
-        STEP,
-        &stopped(node_path),
-        text.as_bytes(),
-        Mode::Exact(0o600),
-    )?;
-    host.remove_file(STEP, node_path)
+    static_pods::stop(host, STEP, node_path, text)
 }
 
-/// Puts a manifest (with `text`) back into the kubelet's directory.
 fn start(host: &Host, node_path: &str, text: &str) -> Result<(), HostError> {
-    host.write_file(STEP, node_path, text.as_bytes(), Mode::KeepOr(0o600))?;
-    host.remove_file(STEP, &stopped(node_path))
+    static_pods::start(host, STEP, node_path, text)
 }
 
 fn restore_command(plan: &RestorePlan, host: &Host, program: &str) -> Command {

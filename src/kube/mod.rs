@@ -11,4 +11,5 @@ pub mod render;
 pub mod retry;
 pub mod secrets;
 pub mod state;
+pub mod static_pods;
 pub mod yaml;

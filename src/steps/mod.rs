@@ -3,6 +3,7 @@
 //! packages and the runtime (it judges what they left); kubeadm last, once the node is
 //! prepared.
 
+pub mod certificates;
 pub mod cgroup;
 pub mod containerd;
 pub mod error;
@@ -30,6 +31,7 @@ pub fn all() -> Vec<Box<dyn Step>> {
         Box::new(cgroup::CgroupStep),
         Box::new(preflight::PreflightStep),
         Box::new(kubeadm::KubeadmStep),
+        Box::new(certificates::CertificatesStep),
     ]
 }
 
