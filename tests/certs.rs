@@ -7,23 +7,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use base64::Engine;
-use common::{MASTER_PROFILE, Sandbox};
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use common::{MASTER_PROFILE, Sandbox, openssl};
 
 /// `name.{crt,key}` in `dir`, signed by `ca` (a base name in `dir`) or self-signed, valid
 /// `days` days.

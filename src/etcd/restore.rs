@@ -68,7 +68,6 @@ pub fn plan(
     timeout: Duration,
 ) -> Result<RestorePlan, EtcdError> {
     let member = Member::find(host)?;
-    let status = tools::snapshot_status(host, snapshot)?;
     let live = member.facts.data_dir.clone();
     let target = data_dir.map_or_else(
         || format!("/var/lib/etcd-from-backup-{}", timestamp(host.unix_time())),
@@ -90,6 +89,7 @@ pub fn plan(
             advice: "a restore goes into a new directory: choose another --data-dir",
         });
     }
+    let status = tools::snapshot_status(host, snapshot)?;
     let manifest_before = host.read(MANIFEST)?.unwrap_or_default();
     let manifest_after = manifest::set_data_dir(&manifest_before, &target).map_err(|source| {
         EtcdError::Manifest {

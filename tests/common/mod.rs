@@ -58,6 +58,21 @@ pub fn kubeadm_standin() -> PathBuf {
     path
 }
 
+/// Runs the openssl CLI in `dir` (tests that make certificates in kubeadm's layout);
+/// panics with its stderr when it fails.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A node root and stand-in programs.
 pub struct Sandbox {
     /// Holds everything; removed on drop.
