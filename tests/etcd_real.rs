@@ -172,6 +172,7 @@ impl Kubelet {
         let manifest = sb.path(MANIFEST);
         let thread = std::thread::spawn(move || {
             let mut running: Option<(String, Child)> = None;
+            let mut restarts = 0;
             while !flag.load(Ordering::SeqCst) {
                 let now = std::fs::read_to_string(&manifest).ok();
                 if running.as_ref().map(|(t, _)| t) != now.as_ref() {
@@ -180,6 +181,13 @@ impl Kubelet {
                         let _ = child.wait();
                     }
                     if let Some(text) = now {
+                        // Like the kubelet, which notices a new manifest only at its next
+                        // fileCheckFrequency: a restart is never instantaneous, so the
+                        // agent's wait for etcd to answer is seen waiting.
+                        if restarts > 0 {
+                            std::thread::sleep(Duration::from_secs(3));
+                        }
+                        restarts += 1;
                         let child = etcd_command(&root, &text).spawn().unwrap();
                         running = Some((text, child));
                     }
