@@ -155,7 +155,7 @@ fn check_warns_about_certificates_expiring_within_30_days_and_renew_fixes_them()
         "{found:#?}"
     );
     assert!(
-        found.iter().any(|w| w.contains("in 9 days (within 30)")),
+        found.iter().any(|w| w.contains("in 10 days (within 30)")),
         "{found:#?}"
     );
     assert!(found.iter().all(|w| !w.contains("PRIVATE KEY")));

@@ -63,9 +63,10 @@ pub fn kubeconfig_client_certs(text: &str) -> Result<Vec<(String, ClientCert)>, 
     Ok(out)
 }
 
-/// Days (rounded down) from `now` to `not_after`; negative once expired.
+/// Days from `now` to `not_after`, a part of a day counting as one (a certificate made
+/// for 10 days says 10 in its first day); zero or negative once expired.
 pub fn days_left(cert: &CertInfo, now: i64) -> i64 {
-    (cert.not_after - now).div_euclid(86_400)
+    (cert.not_after - now + 86_399).div_euclid(86_400)
 }
 
 /// A sentence for each certificate expired or expiring within `window_days` of `now`.
@@ -121,7 +122,7 @@ mod tests {
             "run `bootstrap certs renew`",
         );
         assert_eq!(f.len(), 2, "{f:?}");
-        assert!(f[0].contains("in 29 days (within 30)"), "{f:?}");
+        assert!(f[0].contains("in 30 days (within 30)"), "{f:?}");
         assert!(f[1].contains("EXPIRED on 2026-12-01"), "{f:?}");
     }
 
