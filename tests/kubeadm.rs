@@ -229,26 +229,7 @@ fn reason(out: &Out, step: &str) -> String {
         .unwrap_or_default()
 }
 
-const SINGLE: &str = r#"[node]
-name = "k8s-single"
-role = "control-plane"
-address = "192.168.56.10"
-
-[kubernetes]
-version = "1.35.2"
-
-[kubeadm]
-mode = "init"
-schedule_workloads = true
-kubeconfig_user = "vagrant"
-
-[kubeadm.secrets]
-bundle = "/etc/bootstrap/cluster"
-
-[kubeadm.cni]
-name = "flannel"
-manifest = "/etc/bootstrap/cni/kube-flannel.yml"
-"#;
+use common::SINGLE_CONTROL_PLANE as SINGLE;
 
 #[test]
 fn single_node_init_then_a_second_apply_changes_nothing() {

@@ -17,26 +17,7 @@ use sha2::{Digest, Sha256};
 
 const CONTAINERD_V3: &str = "version = 3\n# the operator's comment\n[plugins.'io.containerd.cri.v1.images'.pinned_images]\n  sandbox = 'registry.k8s.io/pause:3.9'\n";
 
-const PROFILE: &str = r#"[node]
-name = "k8s-single"
-role = "control-plane"
-address = "192.168.56.10"
-
-[kubernetes]
-version = "1.35.2"
-
-[kubeadm]
-mode = "init"
-schedule_workloads = true
-kubeconfig_user = "vagrant"
-
-[kubeadm.secrets]
-bundle = "/etc/bootstrap/cluster"
-
-[kubeadm.cni]
-name = "flannel"
-manifest = "/etc/bootstrap/cni/kube-flannel.yml"
-"#;
+use common::SINGLE_CONTROL_PLANE as PROFILE;
 
 /// A node as an operator left it: hosts, fstab with swap, sysctl.conf, a containerd
 /// config with a comment, a user, a secrets bundle and a CNI manifest.

@@ -41,6 +41,29 @@ pub const HOST_TOOLS: [&str; 11] = [
     "/usr/bin/touch",
 ];
 
+/// A single control plane that inits (kubeadm with flannel, a secrets bundle, a kubeconfig
+/// user): the profile of the kubeadm and reset tests.
+pub const SINGLE_CONTROL_PLANE: &str = r#"[node]
+name = "k8s-single"
+role = "control-plane"
+address = "192.168.56.10"
+
+[kubernetes]
+version = "1.35.2"
+
+[kubeadm]
+mode = "init"
+schedule_workloads = true
+kubeconfig_user = "vagrant"
+
+[kubeadm.secrets]
+bundle = "/etc/bootstrap/cluster"
+
+[kubeadm.cni]
+name = "flannel"
+manifest = "/etc/bootstrap/cni/kube-flannel.yml"
+"#;
+
 /// Where `cargo test` puts the kubeadm stand-in (examples/kubeadm_standin): beside deps/, in
 /// target/<profile>/examples.
 pub fn kubeadm_standin() -> PathBuf {
